@@ -1,0 +1,149 @@
+"""A worker process: which workflows and activities serve which task queue.
+
+    python -m workers.worker [--queues workflows,encode]
+
+One process can serve every queue (the single-machine default) or only some, so
+encode and ASR workers scale apart. Each process also polls its own private queue
+for the activities that need the scratch files it wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import uuid
+from collections.abc import Sequence
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.clip import ClipActivities
+from activities.status import StatusActivities
+from clipper.config import ConfigError, Settings, load_settings
+from clipper.db.jobs import JobRepo
+from clipper.db.pool import create_pool
+from clipper.infra.scratch import ScratchSpace
+from clipper.infra.temporal import connect
+from clipper.logs import configure_logging
+from clipper.orchestration import ENCODE_QUEUE, WORKFLOW_QUEUE, worker_specific_queue
+from clipper.storage import make_storage
+from workflows.clip import ClipWorkflow
+
+log = structlog.get_logger(__name__)
+
+QUEUE_ROLES = ("workflows", "encode")
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+async def build_workers(
+    client: Client,
+    settings: Settings,
+    *,
+    roles: Sequence[str] = QUEUE_ROLES,
+    worker_id: str | None = None,
+) -> tuple[list[Worker], list[object]]:
+    """The Temporal workers of one process, and the resources to close after them."""
+    worker_id = worker_id or new_worker_id()
+    if settings.database_url is None:
+        raise ConfigError("DATABASE_URL", "a worker needs a database (make run starts one)")
+    pool = await create_pool(settings.database_url)
+    jobs = JobRepo(pool)
+    workers: list[Worker] = []
+    if "workflows" in roles:
+        workers.append(
+            Worker(
+                client,
+                task_queue=WORKFLOW_QUEUE,
+                workflows=[ClipWorkflow],
+                activities=[StatusActivities(jobs).record_status],
+            )
+        )
+    scratch: ScratchSpace | None = None
+    if "encode" in roles:
+        storage = make_storage(settings)
+        scratch = ScratchSpace(settings.data_dir.resolve() / "scratch", worker_id)
+        stale = scratch.sweep_stale()
+        if stale:
+            log.info("swept scratch of dead workers", dirs=[str(path) for path in stale])
+        own_queue = worker_specific_queue(ENCODE_QUEUE, worker_id)
+        clip = ClipActivities(storage, jobs, scratch, own_queue)
+        workers.append(
+            Worker(
+                client,
+                task_queue=ENCODE_QUEUE,
+                activities=[clip.probe, clip.cut],
+                max_concurrent_activities=settings.encode_concurrency,
+            )
+        )
+        workers.append(
+            Worker(
+                client,
+                task_queue=own_queue,
+                activities=[clip.publish, clip.discard],
+                max_concurrent_activities=max(2, settings.encode_concurrency),
+            )
+        )
+    resources: list[object] = [pool] + ([scratch] if scratch else [])
+    return workers, resources
+
+
+async def close_resources(resources: Sequence[object]) -> None:
+    for resource in resources:
+        if isinstance(resource, ScratchSpace):
+            resource.close()
+        else:
+            close = getattr(resource, "close", None)
+            if close is not None:
+                result = close()
+                if asyncio.iscoroutine(result):
+                    await result
+
+
+async def serve(settings: Settings, roles: Sequence[str]) -> None:
+    client = await connect(settings)
+    workers, resources = await build_workers(client, settings, roles=roles)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started", roles=list(roles), queues=[w.task_queue for w in workers])
+    async with contextlib.AsyncExitStack() as stack:
+        for worker in workers:
+            await stack.enter_async_context(worker)
+        await stop.wait()
+        log.info("worker stopping")
+    # Leaving the stack shut every Worker down (awaited), before the pool closes.
+    await close_resources(resources)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="clipper worker")
+    parser.add_argument(
+        "--queues",
+        default=",".join(QUEUE_ROLES),
+        help="comma-separated roles to serve: workflows, encode (default: all)",
+    )
+    args = parser.parse_args(argv)
+    roles = [role.strip() for role in args.queues.split(",") if role.strip()]
+    unknown = set(roles) - set(QUEUE_ROLES)
+    if unknown:
+        parser.error(f"unknown queue role(s): {', '.join(sorted(unknown))}")
+    try:
+        settings = load_settings()
+    except ConfigError as err:
+        sys.exit(f"clipper worker: bad configuration: {err}")
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings, roles))
+
+
+if __name__ == "__main__":
+    main()
