@@ -31,12 +31,13 @@ import re
 import stat
 import time
 from email.utils import formatdate
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import msgspec
 from litestar import HttpMethod, Request, Router, route
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import PathParameter, QueryParameter
 from litestar.response.base import ASGIResponse
 from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send
 
@@ -137,12 +138,16 @@ def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
-def _stat_file(path: str) -> os.stat_result | None:
+def _locate(store: LocalStorage, key: str) -> tuple[str, os.stat_result]:
+    # Blocking (realpath, stat): runs in a worker thread.
+    path = str(store.path_for(key))
     try:
         info = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
-        return None
-    return info if stat.S_ISREG(info.st_mode) else None
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode):
+        raise ClipperError(ErrorCode.NOT_FOUND, "The file does not exist.")
+    return path, info
 
 
 class _FileRangeResponse(ASGIResponse):
@@ -240,11 +245,12 @@ def _unsatisfiable(size: int, headers: dict[str, str]) -> ASGIResponse:
 )
 async def serve_file(
     request: Request[Any, Any, Any],
-    key: str,
-    file_store: LocalStorage,
-    exp: str | None = None,
-    sig: str | None = None,
-    dl: str | None = None,
+    key: Annotated[str, PathParameter(description="Storage key, e.g. results/{jobId}/clip.mp4")],
+    file_store: NamedDependency[LocalStorage],
+    # Strings, not ints: a malformed value is a bad signature (403), not a validation error.
+    exp: Annotated[str | None, QueryParameter(description="Expiry, unix seconds")] = None,
+    sig: Annotated[str | None, QueryParameter(description="HMAC-SHA256 signature")] = None,
+    dl: Annotated[str | None, QueryParameter(description="File name to save as")] = None,
 ) -> ASGIResponse:
     key = key.lstrip("/")
     if exp is None or sig is None or not _EXP.fullmatch(exp):
@@ -253,10 +259,7 @@ async def serve_file(
     now = time.time()
     file_store.signer.verify(key, expires_at, sig, dl, now)
 
-    path = str(file_store.path_for(key))
-    info = await asyncio.to_thread(_stat_file, path)
-    if info is None:
-        raise ClipperError(ErrorCode.NOT_FOUND, "The file does not exist.")
+    path, info = await asyncio.to_thread(_locate, file_store, key)
 
     size = info.st_size
     etag = _etag(info)

@@ -24,7 +24,11 @@ class Storage(Protocol):
     """What every driver (local, supabase, ...) offers."""
 
     async def put_stream(
-        self, key: str, chunks: AsyncIterator[bytes], content_type: str, max_bytes: int | None = None
+        self,
+        key: str,
+        chunks: AsyncIterator[bytes],
+        content_type: str,
+        max_bytes: int | None = None,
     ) -> int:
         """Write `chunks` to `key` atomically; return the byte count.
 
@@ -60,7 +64,12 @@ class Storage(Protocol):
         ...
 
     async def signed_url(
-        self, key: str, ttl_sec: int, *, download_name: str | None = None, base_url: str | None = None
+        self,
+        key: str,
+        ttl_sec: int,
+        *,
+        download_name: str | None = None,
+        base_url: str | None = None,
     ) -> SignedUrl:
         """A URL that lets anyone holding it read `key` until it expires."""
         ...

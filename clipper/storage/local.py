@@ -234,8 +234,9 @@ class LocalStorage:
         return size
 
     async def media_input(self, key: str) -> str:
-        path = self.path_for(key)
-        if not await asyncio.to_thread(path.is_file):
+        validate_key(key)
+        path = await asyncio.to_thread(self.path_for, key)  # NOT_FOUND when it escapes the root
+        if await asyncio.to_thread(_file_size, path) is None:
             raise _not_found(key)
         return str(path)
 
@@ -243,34 +244,42 @@ class LocalStorage:
         return await self.size(key) is not None
 
     async def size(self, key: str) -> int | None:
+        validate_key(key)
+        # realpath() walks the key's folders with lstat(): I/O, so off the event loop too.
+        return await asyncio.to_thread(self._size_sync, key)
+
+    def _size_sync(self, key: str) -> int | None:
         path = self._contained(key)
-        if path is None:
-            return None
-        return await asyncio.to_thread(_file_size, path)
+        return None if path is None else _file_size(path)
 
     # -- deletes ---------------------------------------------------------------------------
 
     async def delete(self, key: str) -> None:
+        validate_key(key)
+        try:
+            await asyncio.to_thread(self._delete_sync, key)
+        except OSError as exc:
+            raise _storage_error("delete a file", exc) from exc
+
+    def _delete_sync(self, key: str) -> None:
         path = self._contained(key)
         if path is None:
             return
-        try:
-            await asyncio.to_thread(path.unlink, missing_ok=True)
-        except IsADirectoryError:
-            pass  # a folder is not an object; delete_prefix removes folders
-        except OSError as exc:
-            raise _storage_error("delete a file", exc) from exc
+        with contextlib.suppress(IsADirectoryError):  # a folder is not an object
+            path.unlink(missing_ok=True)
 
     async def delete_prefix(self, prefix: str) -> int:
         if not prefix.endswith("/"):
             raise ClipperError(ErrorCode.VALIDATION_ERROR, "A storage prefix must end with '/'.")
-        folder = self._contained(prefix[:-1])
-        if folder is None:
-            return 0
+        validate_key(prefix[:-1])
         try:
-            return await asyncio.to_thread(_remove_tree, folder)
+            return await asyncio.to_thread(self._delete_prefix_sync, prefix[:-1])
         except OSError as exc:
             raise _storage_error("delete a folder", exc) from exc
+
+    def _delete_prefix_sync(self, folder_key: str) -> int:
+        folder = self._contained(folder_key)
+        return 0 if folder is None else _remove_tree(folder)
 
     # -- URLs and health -------------------------------------------------------------------
 

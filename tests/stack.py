@@ -1,0 +1,118 @@
+"""A whole clipper in one test process: the API app, its dependencies and a worker,
+against the session's real Temporal dev server and a fresh Postgres database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+from litestar.testing import AsyncTestClient
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from api.app import create_app
+from api.deps import AppDeps, build_deps
+from clipper.config import Settings
+from workers.worker import build_workers, close_resources
+
+TERMINAL = {"done", "failed", "canceled"}
+
+
+def stack_settings(data_dir: Path, db_url: str, env: WorkflowEnvironment, **overrides: Any) -> Settings:
+    base = Settings(
+        data_dir=data_dir,
+        database_url=db_url,
+        temporal_address=env.client.service_client.config.target_host,
+        signing_secret="test-signing-secret",
+        max_upload_mb=64,
+    )
+    return msgspec.structs.replace(base, **overrides)
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    deps: AppDeps
+    http: AsyncTestClient[Any]
+
+    def worker_env(self) -> dict[str, str]:
+        """Environment for a worker in a child process, pointing at the same services."""
+        env = dict(os.environ)
+        env.update(
+            DATA_DIR=str(self.settings.data_dir),
+            DATABASE_URL=str(self.settings.database_url),
+            TEMPORAL_ADDRESS=str(self.settings.temporal_address),
+            SIGNING_SECRET=str(self.settings.signing_secret),
+            LOG_LEVEL="warning",
+        )
+        return env
+
+    def worker_command(self) -> list[str]:
+        return [sys.executable, "-m", "workers.worker"]
+
+    async def upload(self, path: Path) -> dict[str, Any]:
+        with path.open("rb") as handle:
+            response = await self.http.post("/api/uploads", files={"file": (path.name, handle)})
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def create_job(self, **request: Any) -> dict[str, Any]:
+        response = await self.http.post("/api/jobs", json=request)
+        assert response.status_code == 202, response.text
+        job: dict[str, Any] = response.json()["job"]
+        return job
+
+    async def job(self, job_id: str) -> dict[str, Any]:
+        response = await self.http.get(f"/api/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        job: dict[str, Any] = response.json()["job"]
+        return job
+
+    async def wait_for(self, job_id: str, *, timeout: float = 120.0, until: Any = None) -> dict[str, Any]:
+        """Poll the job until `until(job)` holds (default: a terminal status)."""
+        condition = until or (lambda job: job["status"] in TERMINAL)
+        deadline = time.monotonic() + timeout
+        while True:
+            job = await self.job(job_id)
+            if condition(job):
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s: {job}")
+            await asyncio.sleep(0.05)
+
+    async def download(self, url: str, dest: Path) -> Path:
+        relative = httpx.URL(url)
+        response = await self.http.get(relative.raw_path.decode())
+        assert response.status_code == 200, response.text
+        dest.write_bytes(response.content)
+        return dest
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    settings: Settings, env: WorkflowEnvironment, *, with_worker: bool = True
+) -> AsyncIterator[Stack]:
+    deps = await build_deps(settings)
+    workers: list[Worker] = []
+    resources: list[object] = []
+    if with_worker:
+        workers, resources = await build_workers(env.client, settings)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for worker in workers:
+                await stack.enter_async_context(worker)
+            async with AsyncTestClient(app=create_app(deps)) as client:
+                yield Stack(settings, deps, client)
+    finally:
+        await close_resources(resources)
+        await deps.pool.close()
