@@ -57,7 +57,9 @@ class ClipActivities:
         attempt = activity.info().attempt
         job_dir = self.scratch.job_dir(request.job_id, fresh=True)
         output = job_dir / "clip.mp4"
-        reporter = _ProgressReporter(self.jobs, request.job_id, attempt, request.progress_interval_sec)
+        reporter = _ProgressReporter(
+            self.jobs, request.job_id, attempt, request.progress_interval_sec
+        )
         try:
             with as_application_errors():
                 source = await self.storage.media_input(spec.source_key)
@@ -91,7 +93,9 @@ class ClipActivities:
         path = Path(request.scratch_file)
         if not path.is_file():
             raise ApplicationError(
-                "the cut clip is no longer in this worker's scratch", type=SCRATCH_LOST, non_retryable=True
+                "the cut clip is no longer in this worker's scratch",
+                type=SCRATCH_LOST,
+                non_retryable=True,
             )
         with as_application_errors():
             async with heartbeating():

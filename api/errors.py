@@ -61,7 +61,9 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
     return error_response(exc.status_code, code, message)
 
 
-def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def internal_error_handler(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
     log.error("unhandled error", path=request.url.path, exc_info=exc)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, ErrorCode.INTERNAL, "internal error")
 

@@ -35,7 +35,9 @@ class JobController(Controller):
     path = "/api/jobs"
     tags = ["jobs"]
 
-    async def _envelope(self, row: JobRow, request: Request[Any, Any, State], deps: AppDeps) -> JobEnvelope:
+    async def _envelope(
+        self, row: JobRow, request: Request[Any, Any, State], deps: AppDeps
+    ) -> JobEnvelope:
         job = await present_job(
             row,
             deps.storage,
@@ -81,7 +83,9 @@ class JobController(Controller):
         return await self._envelope(row, request, deps)
 
     @get("/{job_id:str}", summary="A job's status, progress and result")
-    async def read(self, job_id: str, request: Request[Any, Any, State], deps: AppDeps) -> JobEnvelope:
+    async def read(
+        self, job_id: str, request: Request[Any, Any, State], deps: AppDeps
+    ) -> JobEnvelope:
         return await self._envelope(await deps.jobs.get(job_id), request, deps)
 
     @get("/{job_id:str}/result", summary="The result of a finished job, with fresh signed URLs")
@@ -117,7 +121,9 @@ class JobController(Controller):
         return Response([_event_out(event) for event in events])
 
     @delete("/{job_id:str}", status_code=HTTP_202_ACCEPTED, summary="Cancel a job")
-    async def cancel(self, job_id: str, request: Request[Any, Any, State], deps: AppDeps) -> JobEnvelope:
+    async def cancel(
+        self, job_id: str, request: Request[Any, Any, State], deps: AppDeps
+    ) -> JobEnvelope:
         return await self._envelope(await deps.jobs.cancel(job_id), request, deps)
 
 

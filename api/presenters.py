@@ -49,13 +49,9 @@ async def present_result(
     )
 
 
-async def present_job(
-    row: JobRow, storage: Storage, *, ttl_sec: int, base_url: str | None
-) -> Job:
+async def present_job(row: JobRow, storage: Storage, *, ttl_sec: int, base_url: str | None) -> Job:
     error = (
-        ErrorInfo(code=row.error_code, message=row.error_message or "")
-        if row.error_code
-        else None
+        ErrorInfo(code=row.error_code, message=row.error_message or "") if row.error_code else None
     )
     return Job(
         id=row.id,

@@ -10,7 +10,16 @@ from typing import Any
 
 def probe(path: Path) -> dict[str, Any]:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            str(path),
+        ],
         check=True,
         capture_output=True,
     ).stdout
@@ -21,8 +30,16 @@ def probe(path: Path) -> dict[str, Any]:
 def video_frame_times(path: Path) -> list[float]:
     out = subprocess.run(
         [
-            "ffprobe", "-v", "error", "-select_streams", "v:0",
-            "-show_entries", "frame=best_effort_timestamp_time", "-of", "csv=p=0", str(path),
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=best_effort_timestamp_time",
+            "-of",
+            "csv=p=0",
+            str(path),
         ],
         check=True,
         capture_output=True,
@@ -35,8 +52,21 @@ def frame_md5(path: Path, at: float | None = None) -> str:
     """MD5 of one decoded video frame: the first, or the one shown at `at` (exact seek)."""
     seek = ["-ss", f"{at:.6f}"] if at is not None else []
     out = subprocess.run(
-        ["ffmpeg", "-v", "error", *seek, "-i", str(path), "-map", "0:v:0", "-frames:v", "1",
-         "-f", "framemd5", "-"],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            *seek,
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-frames:v",
+            "1",
+            "-f",
+            "framemd5",
+            "-",
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -55,6 +85,10 @@ def ffmpeg_pids_reading(marker: str) -> list[int]:
             cmdline = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if cmdline and cmdline[0].endswith(b"ffmpeg") and any(marker.encode() in a for a in cmdline):
+        if (
+            cmdline
+            and cmdline[0].endswith(b"ffmpeg")
+            and any(marker.encode() in a for a in cmdline)
+        ):
             pids.append(int(proc.name))
     return pids

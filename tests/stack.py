@@ -27,7 +27,9 @@ from workers.worker import build_workers, close_resources
 TERMINAL = {"done", "failed", "canceled"}
 
 
-def stack_settings(data_dir: Path, db_url: str, env: WorkflowEnvironment, **overrides: Any) -> Settings:
+def stack_settings(
+    data_dir: Path, db_url: str, env: WorkflowEnvironment, **overrides: Any
+) -> Settings:
     base = Settings(
         data_dir=data_dir,
         database_url=db_url,
@@ -78,7 +80,9 @@ class Stack:
         job: dict[str, Any] = response.json()["job"]
         return job
 
-    async def wait_for(self, job_id: str, *, timeout: float = 120.0, until: Any = None) -> dict[str, Any]:
+    async def wait_for(
+        self, job_id: str, *, timeout: float = 120.0, until: Any = None
+    ) -> dict[str, Any]:
         """Poll the job until `until(job)` holds (default: a terminal status)."""
         condition = until or (lambda job: job["status"] in TERMINAL)
         deadline = time.monotonic() + timeout

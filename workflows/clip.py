@@ -13,6 +13,7 @@ out waiting to start, and the workflow cuts again on the shared queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from temporalio import workflow
@@ -150,7 +151,8 @@ class ClipWorkflow:
         """Best effort: a clip cut but never published must not linger in scratch."""
         if self._scratch_queue is None:
             return
-        try:
+        # If the worker is gone, so is its scratch: its successor sweeps what is left.
+        with contextlib.suppress(ActivityError):
             await workflow.execute_activity(
                 "clip.discard",
                 DiscardInput(job.job_id),
@@ -159,9 +161,6 @@ class ClipWorkflow:
                 start_to_close_timeout=policies.DISCARD_TIMEOUT,
                 retry_policy=policies.DISCARD_RETRY,
             )
-        except ActivityError:
-            # The worker is gone, and its scratch with it; its next start sweeps the rest.
-            pass
 
 
 def _worker_lost(err: ActivityError) -> bool:

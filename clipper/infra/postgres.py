@@ -232,9 +232,10 @@ class EmbeddedPostgres:
     left behind by a killed process is adopted, and a stale `postmaster.pid` left by a
     killed postmaster is removed.
 
-    `durable=False` (tests) runs initdb with `--no-sync` and the server with
-    `fsync=off`, `synchronous_commit=off`, `full_page_writes=off`: much faster, but a
-    crash of the OS (not of postgres) can corrupt the cluster. Never for real data.
+    `durable=False` (tests) runs initdb with `--no-sync` and the server with `fsync=off`
+    and `full_page_writes=off`: commits and CREATE DATABASE skip fsync, but a crash of
+    the OS (not of postgres, whose writes sit in the page cache) can corrupt the
+    cluster. Never for real data.
     """
 
     def __init__(
@@ -284,9 +285,21 @@ class EmbeddedPostgres:
 
     @property
     def pid(self) -> int | None:
-        """The postmaster's pid while running, from postmaster.pid."""
+        """The postmaster's pid while it runs, else None.
+
+        A pid in postmaster.pid only counts when that process is alive and works in our
+        PGDATA: after a crash the pid may be recycled, and pg_ctl stop would signal
+        whatever process now owns it.
+        """
         info = _read_pidfile(self.pgdata / "postmaster.pid")
-        return info.pid if info is not None and _proc_alive(info.pid) else None
+        if info is None or not self._is_our_postmaster(info.pid):
+            return None
+        return info.pid
+
+    def _is_our_postmaster(self, pid: int) -> bool:
+        return (
+            pid > 0 and _proc_alive(pid) and _proc_cwd(pid) in (self.pgdata, self.pgdata.resolve())
+        )
 
     @property
     def dsn(self) -> str:
@@ -450,16 +463,22 @@ class EmbeddedPostgres:
             self._os_entry()
             full = ["runuser", "-u", self._os_user, "--", *full]
         # cwd "/" because the server's user may not be able to enter the caller's cwd.
-        proc = subprocess.run(
-            full,
-            cwd="/",
-            env=_clean_env(),
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout or self.timeout + 10,
-            check=False,
-        )
+        limit = timeout or self.timeout + 10
+        try:
+            proc = subprocess.run(
+                full,
+                cwd="/",
+                env=_clean_env(),
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=limit,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise EmbeddedPostgresError(
+                f"{Path(argv[0]).name} did not finish within {limit:.0f}s"
+            ) from None
         if check and proc.returncode != 0:
             raise EmbeddedPostgresError(
                 f"{Path(argv[0]).name} failed ({proc.returncode}): "
@@ -515,12 +534,7 @@ class EmbeddedPostgres:
         info = _read_pidfile(pidfile)
         if info is None:
             return None
-        ours = (
-            info.pid > 0
-            and _proc_alive(info.pid)
-            and _proc_cwd(info.pid) in (self.pgdata, self.pgdata.resolve())
-        )
-        if ours:
+        if self._is_our_postmaster(info.pid):
             deadline = time.monotonic() + self.timeout
             current: _PidFile | None = info
             while current is not None and time.monotonic() < deadline:
@@ -565,7 +579,7 @@ class EmbeddedPostgres:
             f"unix_socket_directories = {_conf_quote(socket_dir)}",
         ]
         if not self.durable:
-            lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+            lines += ["fsync = off", "full_page_writes = off"]
         conf = self.pgdata / "clipper.conf"
         conf.write_text("\n".join(lines) + "\n")
         self._give(conf)

@@ -25,7 +25,9 @@ def die_with_parent() -> None:
 
 async def spawn_child(argv: Sequence[str], *, env: Mapping[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        *argv, env=dict(env), preexec_fn=die_with_parent  # noqa: PLW1509 - no threads yet at fork
+        *argv,
+        env=dict(env),
+        preexec_fn=die_with_parent,
     )
 
 

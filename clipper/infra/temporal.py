@@ -34,9 +34,7 @@ def temporal_address(settings: Settings) -> str:
 
 
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        temporal_address(settings), namespace=settings.temporal_namespace
-    )
+    return await Client.connect(temporal_address(settings), namespace=settings.temporal_namespace)
 
 
 async def start_dev_server(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
 from typing import Any
 
 import ffmpeg
@@ -172,7 +171,11 @@ def _source(input: str, start_sec: float) -> Any:
 
 
 def fast_cut_args(
-    input: str, output: str | os.PathLike[str], start_sec: float, duration_sec: float, info: MediaInfo
+    input: str,
+    output: str | os.PathLike[str],
+    start_sec: float,
+    duration_sec: float,
+    info: MediaInfo,
 ) -> list[str]:
     """Stream copy of [start, start+duration) into a faststart MP4.
 
@@ -197,20 +200,30 @@ def fast_cut_args(
 
 
 def reencode_cut_args(
-    input: str, output: str | os.PathLike[str], start_sec: float, duration_sec: float, info: MediaInfo
+    input: str,
+    output: str | os.PathLike[str],
+    start_sec: float,
+    duration_sec: float,
+    info: MediaInfo,
+    *,
+    seek_sec: float | None = None,
 ) -> list[str]:
     """Frame-exact cut re-encoded to H.264/AAC in a faststart MP4.
 
-    Input `-ss` decodes from the previous keyframe and drops frames before `start_sec`, so the
-    cut is exact. ffmpeg autorotates while decoding and then writes an identity display
+    ffmpeg decodes from where the input `-ss` lands and drops frames before `start_sec`.
+    With `seek_sec` (a keyframe at or before `start_sec`) the input seek goes to that
+    keyframe and an output `-ss` drops the rest: demuxers whose seeks do not land on a
+    keyframe (MPEG-TS, some AVI/FLV) would otherwise lose the frames up to the next one.
+    ffmpeg autorotates while decoding and then writes an identity display
     matrix, so a rotated source comes out upright, rotated once. The frame size is rounded
     down to even numbers (4:2:0 needs it); the sample aspect ratio is kept, so is the display
-    shape. Timestamps are kept as they are (`-fps_mode vfr` with the input's time base) so
-    variable-frame-rate phone video is neither padded with duplicates nor quantised.
+    shape. Timestamps are kept as they are (`-fps_mode vfr`, a 90 kHz encoder clock) so
+    variable-frame-rate phone video is neither padded with duplicates nor snapped to a grid.
     """
     if info.video is None:
         raise ValueError("reencode_cut_args needs a source with a video stream")
-    source = _source(input, start_sec)
+    seek = start_sec if seek_sec is None else min(seek_sec, start_sec)
+    source = _source(input, seek)
     video = source[str(info.video.index)].filter("scale", "trunc(iw/2)*2", "trunc(ih/2)*2")
     streams = [video, *(source[str(a.index)] for a in info.audio)]
     options: dict[str, Any] = {
@@ -219,13 +232,10 @@ def reencode_cut_args(
         "crf": X264_CRF,
         "pix_fmt": "yuv420p",
         "fps_mode": "vfr",
-        "enc_time_base:v": -1,
+        "enc_time_base:v": "1:90000",
         **_audio_options(info, copy=False),
         **_common_output_options(duration_sec),
     }
+    if start_sec - seek > 0:
+        options["ss"] = seconds(start_sec - seek)
     return _compile(ffmpeg.output(*streams, media_arg(output), **options))
-
-
-def argv_program(argv: Sequence[str]) -> str:
-    """The program name of an argv, for messages that must not carry paths."""
-    return os.path.basename(argv[0]) if argv else "?"

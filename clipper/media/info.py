@@ -133,7 +133,7 @@ def _rotation(stream: dict[str, Any]) -> int:
 
 
 def _snap_90(angle: float) -> int:
-    return int(round(angle / 90.0)) % 4 * 90
+    return round(angle / 90.0) % 4 * 90
 
 
 def _disposition(stream: dict[str, Any], key: str) -> bool:

@@ -9,7 +9,6 @@ our process dies without a chance to clean up (PR_SET_PDEATHSIG).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import inspect
 import os
@@ -174,9 +173,7 @@ async def _read_stderr(stream: asyncio.StreamReader, tail: deque[str]) -> None:
         tail.append(pending)
 
 
-async def _read_stdout(
-    stream: asyncio.StreamReader, on_progress: ProgressCallback | None
-) -> str:
+async def _read_stdout(stream: asyncio.StreamReader, on_progress: ProgressCallback | None) -> str:
     chunks: list[str] = []
     parser = ProgressParser()
     pending = ""
@@ -245,6 +242,6 @@ async def run_process(
 async def _reap(proc: asyncio.subprocess.Process, stderr_task: asyncio.Task[None]) -> None:
     _kill_group(proc)
     stderr_task.cancel()
-    # Reaping must finish even if we are cancelled again meanwhile: SIGKILL makes it quick.
-    with contextlib.suppress(BaseException):
-        await asyncio.shield(asyncio.gather(proc.wait(), stderr_task, return_exceptions=True))
+    # After SIGKILL the wait is short. Should we be cancelled again meanwhile, the child is
+    # dead already and asyncio's child watcher still reaps it.
+    await asyncio.gather(proc.wait(), stderr_task, return_exceptions=True)

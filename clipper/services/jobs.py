@@ -158,9 +158,7 @@ class JobService:
             description = await _describe_or_none(handle)
             if description is None or description != WorkflowExecutionStatus.RUNNING:
                 # Nothing runs for this job (never started, or already closed): record it.
-                await self.jobs.record_status(
-                    job_id, seq=1_000_000, status="canceled", stage=None
-                )
+                await self.jobs.record_status(job_id, seq=1_000_000, status="canceled", stage=None)
             else:
                 raise ClipperError(
                     ErrorCode.SERVICE_UNAVAILABLE, "could not reach the job's workflow"

@@ -60,7 +60,7 @@ class Storage(Protocol):
         ...
 
     async def delete_prefix(self, prefix: str) -> int:
-        """Remove every key under `prefix` (a folder-like prefix ending in '/'); return the count."""
+        """Remove every key under `prefix` (a folder-like prefix ending in '/'); return count."""
         ...
 
     async def signed_url(

@@ -23,7 +23,9 @@ def source_10s(media_dir: Path) -> Path:
 
 
 @pytest_asyncio.fixture
-async def stack(tmp_path: Path, db_url: str, temporal_env: WorkflowEnvironment) -> AsyncIterator[Stack]:
+async def stack(
+    tmp_path: Path, db_url: str, temporal_env: WorkflowEnvironment
+) -> AsyncIterator[Stack]:
     settings = stack_settings(tmp_path / "data", db_url, temporal_env)
     async with running_stack(settings, temporal_env) as running:
         yield running

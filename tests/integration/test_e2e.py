@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.ffprobe import frame_md5, probe, video_frame_times
+from tests.media import make_video, truncate
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
 
 FRAME = 1 / 25
+HISTORIES = Path(__file__).parent.parent / "histories"
+
+
+async def record_history_if_asked(stack: Stack, job_id: str, name: str) -> None:
+    """With CLIPPER_RECORD_HISTORY=1, keep this run's workflow history for tests/test_replay.py."""
+    if not os.environ.get("CLIPPER_RECORD_HISTORY"):
+        return
+    history = await stack.deps.temporal.get_workflow_handle(f"clip-{job_id}").fetch_history()
+    document = {"workflowId": history.workflow_id, "history": history.to_json_dict()}
+    (HISTORIES / f"{name}.json").write_text(json.dumps(document, indent=1) + "\n")
 
 
 async def test_reencode_clip_is_exact_and_downloadable(
@@ -21,7 +34,9 @@ async def test_reencode_clip_is_exact_and_downloadable(
     assert upload["media"]["durationSec"] == pytest.approx(10, abs=0.1)
     assert upload["media"]["videoCodec"] == "h264"
 
-    job = await stack.create_job(uploadKey=upload["uploadKey"], start="00:00:02.300", end=6.1, mode="reencode")
+    job = await stack.create_job(
+        uploadKey=upload["uploadKey"], start="00:00:02.300", end=6.1, mode="reencode"
+    )
     assert job["status"] in {"queued", "processing"}
     done = await stack.wait_for(job["id"])
     assert done["status"] == "done", done
@@ -62,6 +77,8 @@ async def test_fast_clip_starts_at_the_reported_keyframe(
     assert cut["actualEnd"] >= 7 - FRAME
     assert cut["reencodedSec"] == 0
 
+    await record_history_if_asked(stack, job["id"], "clip_fast_done")
+
     clip = await stack.download(done["result"]["video"]["url"], tmp_path / "fast.mp4")
     assert video_frame_times(clip)[0] == pytest.approx(0, abs=1e-3)
     assert frame_md5(clip) == frame_md5(source_10s, at=cut["actualStart"])
@@ -93,7 +110,9 @@ async def test_bad_ranges_and_unknown_ids(stack: Stack, source_10s: Path) -> Non
         assert response.status_code == 400, (body, response.text)
         assert response.json()["error"]["code"] == code, (body, response.text)
 
-    missing = await stack.http.post("/api/jobs", json={"uploadKey": "sources/nope/source.mp4", "start": 1, "end": 2})
+    missing = await stack.http.post(
+        "/api/jobs", json={"uploadKey": "sources/nope/source.mp4", "start": 1, "end": 2}
+    )
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "UPLOAD_NOT_FOUND"
     for path in ("/api/jobs/00000000-0000-0000-0000-000000000000", "/api/jobs/not-a-uuid/result"):
@@ -135,3 +154,28 @@ async def test_service_documents_and_health(stack: Stack) -> None:
     schema = (await stack.http.get("/schema/openapi.json")).json()
     for path in ("/api/uploads", "/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/result"):
         assert path in schema["paths"], sorted(schema["paths"])
+
+
+async def test_truncated_source_fails_with_a_code_and_no_retries(
+    stack: Stack, media_dir: Path
+) -> None:
+    whole = make_video(media_dir / "to_truncate.mp4", duration=10, faststart=True)
+    broken = truncate(whole, 0.5)
+    upload = await stack.upload(broken)
+    # The index at the front still promises 10 s; the bytes for the second half are gone.
+    job = await stack.create_job(uploadKey=upload["uploadKey"], start=7, end=9.5, mode="reencode")
+    failed = await stack.wait_for(job["id"])
+    assert failed["status"] == "failed", failed
+    assert failed["error"]["code"] == "SOURCE_CORRUPT"
+    assert failed["attempts"] == 1
+    await record_history_if_asked(stack, job["id"], "clip_source_corrupt")
+    history = await stack.deps.temporal.get_workflow_handle(f"clip-{job['id']}").fetch_history()
+    attempts = [
+        event.activity_task_started_event_attributes.attempt
+        for event in history.events
+        if event.HasField("activity_task_started_event_attributes")
+    ]
+    assert attempts and max(attempts) == 1
+    result = await stack.http.get(f"/api/jobs/{job['id']}/result")
+    assert result.status_code == 409
+    assert not (stack.settings.data_dir / "results" / job["id"]).exists()

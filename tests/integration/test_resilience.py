@@ -42,7 +42,9 @@ async def test_worker_killed_mid_cut_finishes_the_job_once(
     first = subprocess.Popen(stack.worker_command(), env=stack.worker_env(), start_new_session=True)
     second: subprocess.Popen[bytes] | None = None
     try:
-        job = await stack.create_job(uploadKey=upload["uploadKey"], start=1, end=39, mode="reencode")
+        job = await stack.create_job(
+            uploadKey=upload["uploadKey"], start=1, end=39, mode="reencode"
+        )
         await stack.wait_for(job["id"], until=cutting, timeout=120)
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
@@ -50,7 +52,9 @@ async def test_worker_killed_mid_cut_finishes_the_job_once(
         await asyncio.sleep(1)
         assert ffmpeg_pids_reading(upload_id(upload)) == []
 
-        second = subprocess.Popen(stack.worker_command(), env=stack.worker_env(), start_new_session=True)
+        second = subprocess.Popen(
+            stack.worker_command(), env=stack.worker_env(), start_new_session=True
+        )
         done = await stack.wait_for(job["id"], timeout=300)
         assert done["status"] == "done", done
         assert done["attempts"] >= 2

@@ -1,0 +1,269 @@
+"""Cut one clip out of a probed source into a faststart MP4, and say what was really done.
+
+Times given to and returned by `cut_clip` are seconds from the start of the source as a
+player shows it, i.e. relative to `MediaInfo.start_time`; sources whose timestamps start
+elsewhere (MPEG-TS, MKV cut from a stream, edited MOV) are converted here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from clipper.errors import ClipperError, ErrorCode
+from clipper.media.commands import fast_copy_blocker, fast_cut_args, reencode_cut_args
+from clipper.media.info import MediaInfo
+from clipper.media.probe import keyframe_at_or_before, probe, scrub, stderr_says_corrupt
+from clipper.media.runner import ProcessError, Progress, run_process
+
+CutMode = Literal["fast", "reencode", "accurate"]
+PercentCallback = Callable[[float], Awaitable[None] | None]
+
+SMART_CUT_UNAVAILABLE = "smart cut is not available yet; the whole clip was re-encoded"
+
+
+@dataclass(frozen=True)
+class CutReceipt:
+    mode: str
+    requested_start: float
+    requested_end: float
+    actual_start: float
+    actual_end: float
+    reencoded_sec: float
+    copied_sec: float
+    fallback_reason: str | None
+    duration_sec: float
+    bytes: int
+
+
+async def cut_clip(
+    input: str,
+    output: Path,
+    start: float,
+    end: float,
+    mode: CutMode,
+    info: MediaInfo,
+    on_progress: PercentCallback | None = None,
+    *,
+    timeout_sec: float | None = None,
+) -> CutReceipt:
+    """Cut [start, end) of `input` (described by `info`) into `output`.
+
+    Raises ClipperError: NO_VIDEO_STREAM, INVALID_RANGE / RANGE_OUTSIDE_SOURCE, SOURCE_CORRUPT
+    (permanent: the source is damaged where the clip lies), CUT_FAILED (retryable), TIMEOUT.
+    `output` appears only complete; a partial file never does.
+    """
+    if info.video is None:
+        raise ClipperError(ErrorCode.NO_VIDEO_STREAM, "the source has no video stream")
+    if start < 0 or end <= start:
+        raise ClipperError(ErrorCode.INVALID_RANGE, "the clip must end after it starts")
+    if start >= info.duration_sec:
+        raise ClipperError(
+            ErrorCode.RANGE_OUTSIDE_SOURCE,
+            f"the clip starts after the end of the source ({info.duration_sec:.3f} s)",
+        )
+    job = _Cut(input, output, start, min(end, info.duration_sec), end, info, on_progress)
+    job.timeout_sec = timeout_sec
+
+    if mode == "reencode":
+        return await job.reencode()
+    if mode == "accurate":
+        receipt = await job.reencode()
+        return replace(receipt, mode="accurate", fallback_reason=SMART_CUT_UNAVAILABLE)
+    if mode != "fast":
+        raise ValueError(f"unknown cut mode {mode!r}")
+    reason = fast_copy_blocker(info)
+    if reason is None:
+        try:
+            return await job.fast()
+        except _CopyImpossible as exc:
+            reason = exc.reason
+        except ClipperError as exc:
+            if exc.code is not ErrorCode.CUT_FAILED:
+                raise
+            # Stream copy trips over things a re-encode repairs (missing timestamps,
+            # non-monotonic DTS, odd bitstreams); the receipt says it fell back.
+            reason = f"stream copy failed: {exc.message}"
+    receipt = await job.reencode()
+    return replace(receipt, fallback_reason=reason)
+
+
+class _CopyImpossible(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Cut:
+    def __init__(
+        self,
+        input: str,
+        output: Path,
+        start: float,
+        end: float,
+        requested_end: float,
+        info: MediaInfo,
+        on_progress: PercentCallback | None,
+    ) -> None:
+        self.input = input
+        self.output = Path(output)
+        self.start = start
+        self.end = end
+        self.requested_end = requested_end
+        self.info = info
+        self.on_progress = on_progress
+        self.timeout_sec: float | None = None
+
+    async def _keyframe_before(self, start: float) -> float:
+        """The keyframe at or before `start`, in seconds from the source's start."""
+        keyframe = await keyframe_at_or_before(
+            self.input, self.info.start_time + start, info=self.info
+        )
+        # Rounded to ffmpeg's microsecond resolution so a seek lands on this keyframe,
+        # never on the one before it.
+        return round(max(0.0, keyframe - self.info.start_time), 6)
+
+    async def fast(self) -> CutReceipt:
+        begin = await self._keyframe_before(self.start)
+        if begin >= self.end:
+            raise _CopyImpossible("the source has no keyframe before the end of the clip")
+        argv = fast_cut_args(self.input, self._part, begin, self.end - begin, self.info)
+        out, size = await self._run(argv, begin)
+        first, last = _video_span(out)
+        return CutReceipt(
+            mode="fast",
+            requested_start=self.start,
+            requested_end=self.requested_end,
+            actual_start=begin + first,
+            actual_end=begin + last,
+            reencoded_sec=0.0,
+            copied_sec=last - first,
+            fallback_reason=None,
+            duration_sec=out.duration_sec,
+            bytes=size,
+        )
+
+    async def reencode(self) -> CutReceipt:
+        argv = reencode_cut_args(
+            self.input,
+            self._part,
+            self.start,
+            self.end - self.start,
+            self.info,
+            seek_sec=await self._keyframe_before(self.start),
+        )
+        out, size = await self._run(argv, self.start)
+        first, last = _video_span(out)
+        return CutReceipt(
+            mode="reencode",
+            requested_start=self.start,
+            requested_end=self.requested_end,
+            actual_start=self.start + first,
+            actual_end=self.start + last,
+            reencoded_sec=last - first,
+            copied_sec=0.0,
+            fallback_reason=None,
+            duration_sec=out.duration_sec,
+            bytes=size,
+        )
+
+    @property
+    def _part(self) -> Path:
+        return self.output.with_name(f".{self.output.name}.part")
+
+    async def _run(self, argv: Sequence[str], begin: float) -> tuple[MediaInfo, int]:
+        """Run one cut into the part file, verify it, move it into place."""
+        part = self._part
+        part.parent.mkdir(parents=True, exist_ok=True)
+        expected = self.end - begin
+        try:
+            try:
+                result = await run_process(
+                    argv, on_progress=self._progress(expected), timeout_sec=self.timeout_sec
+                )
+            except ProcessError as exc:
+                raise self._failure(exc.stderr_tail, exc.returncode) from None
+            out = await self._verify(part, begin, result.stderr_tail)
+            size = part.stat().st_size
+            os.replace(part, self.output)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            raise
+        await self._report(100.0)
+        return out, size
+
+    async def _verify(self, part: Path, begin: float, stderr_tail: Sequence[str]) -> MediaInfo:
+        details = {"stderr_tail": [scrub(line, self.input) for line in stderr_tail]}
+        try:
+            out = await probe(str(part))
+        except ClipperError:
+            out = None
+        if out is None or out.video is None:
+            raise ClipperError(
+                ErrorCode.SOURCE_CORRUPT,
+                "the source could not be read where the clip lies; it looks damaged",
+                details=details,
+            )
+        # What the source claims to hold for this range; a shorter output means the bytes
+        # behind the claim are missing (a truncated upload) or unreadable.
+        claimed = min(self.end, self.info.video_end_sec) - begin
+        _, last = _video_span(out)
+        fps = self.info.video.fps if self.info.video is not None else 0.0
+        tolerance = max(0.5, 0.1 * claimed, 2.0 / fps if fps > 0 else 0.0)
+        if claimed - last > tolerance:
+            raise ClipperError(
+                ErrorCode.SOURCE_CORRUPT,
+                f"the source ends early: {last:.2f} s of {claimed:.2f} s could be read",
+                details=details,
+            )
+        return out
+
+    def _failure(self, stderr_tail: Sequence[str], returncode: int) -> ClipperError:
+        tail = [scrub(line, self.input) for line in stderr_tail]
+        if stderr_says_corrupt(stderr_tail):
+            return ClipperError(
+                ErrorCode.SOURCE_CORRUPT,
+                "the source is damaged where the clip lies",
+                details={"stderr_tail": tail},
+            )
+        last = tail[-1] if tail else f"exit status {returncode}"
+        return ClipperError(
+            ErrorCode.CUT_FAILED,
+            f"ffmpeg failed: {last[:200]}",
+            details={"returncode": returncode, "stderr_tail": tail},
+        )
+
+    def _progress(self, expected: float) -> Callable[[Progress], Awaitable[None]] | None:
+        if self.on_progress is None:
+            return None
+
+        async def relay(progress: Progress) -> None:
+            if progress.done:
+                return  # 100 is reported once the output is verified and in place
+            share = progress.out_time_sec / expected if expected > 0 else 0.0
+            await self._report(min(99.9, max(0.0, share * 100.0)))
+
+        return relay
+
+    async def _report(self, percent: float) -> None:
+        if self.on_progress is None:
+            return
+        result = self.on_progress(percent)
+        if inspect.isawaitable(result):
+            await result
+
+
+def _video_span(out: MediaInfo) -> tuple[float, float]:
+    """Seconds from the output's start to its first video frame and to its video's end."""
+    video = out.video
+    first = (video.start_time or 0.0) - out.start_time if video is not None else 0.0
+    first = max(0.0, first)
+    if video is not None and video.duration_sec is not None:
+        return first, first + video.duration_sec
+    return first, out.duration_sec
