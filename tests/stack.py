@@ -1,11 +1,13 @@
-"""A whole clipper in one test process: the API app, its dependencies and a worker,
-against the session's real Temporal dev server and a fresh Postgres database."""
+"""A whole clipper in one test process: the API served by uvicorn on a free port, its
+dependencies and a worker, against the session's real Temporal dev server and a fresh
+Postgres database. Everything shares the test's event loop, as asyncpg pools require."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -15,7 +17,7 @@ from typing import Any
 
 import httpx
 import msgspec
-from litestar.testing import AsyncTestClient
+import uvicorn
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -44,7 +46,7 @@ def stack_settings(
 class Stack:
     settings: Settings
     deps: AppDeps
-    http: AsyncTestClient[Any]
+    http: httpx.AsyncClient
 
     def worker_env(self) -> dict[str, str]:
         """Environment for a worker in a child process, pointing at the same services."""
@@ -95,11 +97,36 @@ class Stack:
             await asyncio.sleep(0.05)
 
     async def download(self, url: str, dest: Path) -> Path:
-        relative = httpx.URL(url)
-        response = await self.http.get(relative.raw_path.decode())
+        response = await self.http.get(url)
         assert response.status_code == 200, response.text
         dest.write_bytes(response.content)
         return dest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve `app` with uvicorn on a free port of 127.0.0.1 until the block ends."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 @contextlib.asynccontextmanager
@@ -115,8 +142,9 @@ async def running_stack(
         async with contextlib.AsyncExitStack() as stack:
             for worker in workers:
                 await stack.enter_async_context(worker)
-            async with AsyncTestClient(app=create_app(deps)) as client:
-                yield Stack(settings, deps, client)
+            async with serving(create_app(deps)) as base_url:
+                async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+                    yield Stack(settings, deps, client)
     finally:
         await close_resources(resources)
         await deps.pool.close()

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from clipper.media.info import CutReceipt, MediaInfo
+from clipper.media.cut import CutReceipt
+from clipper.media.info import MediaInfo
 
 
 @dataclass(frozen=True)
