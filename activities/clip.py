@@ -25,6 +25,7 @@ from clipper.contracts.workflow import (
     PublishOutput,
 )
 from clipper.db.jobs import JobRepo
+from clipper.errors import ClipperError, ErrorCode
 from clipper.infra.scratch import ScratchSpace
 from clipper.media.cut import cut_clip
 from clipper.media.probe import probe
@@ -48,6 +49,11 @@ class ClipActivities:
     @activity.defn(name="clip.probe")
     async def probe(self, request: ProbeInput) -> ProbeOutput:
         with as_application_errors():
+            if not await self.storage.exists(request.source_key):
+                raise ClipperError(
+                    ErrorCode.SOURCE_UNAVAILABLE,
+                    "the source file is gone (expired or deleted); upload it again",
+                )
             source = await self.storage.media_input(request.source_key)
             return ProbeOutput(media=await probe(source))
 

@@ -126,6 +126,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             continue
         raw = _raw_value(field.type, text)
         try:
+            if field.type is Path:
+                values[field.name] = Path(text.strip())
+                continue
             values[field.name] = msgspec.convert(raw, field.type, strict=False)
         except msgspec.ValidationError as exc:
             raise ConfigError(variable, f"invalid value {text!r} ({exc})") from None

@@ -92,8 +92,10 @@ PERMANENT: frozenset[ErrorCode] = frozenset(
         ErrorCode.CLIP_TOO_LONG,
         ErrorCode.UNSUPPORTED_MEDIA,
         ErrorCode.SOURCE_CORRUPT,
+        ErrorCode.SOURCE_UNAVAILABLE,
         ErrorCode.NO_VIDEO_STREAM,
         ErrorCode.UPLOAD_NOT_FOUND,
+        ErrorCode.NOT_FOUND,
         ErrorCode.FORBIDDEN,
     }
 )

@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 import uuid
+from datetime import timedelta
 from collections.abc import Sequence
 
 import structlog
@@ -38,6 +39,10 @@ from workflows.clip import ClipWorkflow
 log = structlog.get_logger(__name__)
 
 QUEUE_ROLES = ("workflows", "encode")
+# A cancel reaches an activity only in the answer to a heartbeat, and the SDK sends at
+# most one per 0.8 x heartbeat timeout (8 s for a cut) unless told otherwise: a user's
+# DELETE should stop ffmpeg within about a second, not eight.
+HEARTBEAT_THROTTLE = timedelta(seconds=1)
 
 
 def new_worker_id() -> str:
@@ -82,6 +87,7 @@ async def build_workers(
                 task_queue=ENCODE_QUEUE,
                 activities=[clip.probe, clip.cut],
                 max_concurrent_activities=settings.encode_concurrency,
+                max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
             )
         )
         workers.append(
@@ -90,6 +96,7 @@ async def build_workers(
                 task_queue=own_queue,
                 activities=[clip.publish, clip.discard],
                 max_concurrent_activities=max(2, settings.encode_concurrency),
+                max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
             )
         )
     resources: list[object] = [pool] + ([scratch] if scratch else [])

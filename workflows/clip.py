@@ -86,10 +86,14 @@ class ClipWorkflow:
             await self._record(job, "done", result=_result_document(output))
             return output
         except asyncio.CancelledError:
-            await self._discard_scratch(job)
-            await self._record(job, "canceled")
+            await self._record_canceled(job)
             raise
         except ActivityError as err:
+            if isinstance(err.cause, CancelledError):
+                # The job was canceled while an activity ran; waiting for the activity to
+                # wind down (ffmpeg killed, scratch removed) surfaces it as this failure.
+                await self._record_canceled(job)
+                raise asyncio.CancelledError() from err
             code, message = _describe_failure(err)
             await self._discard_scratch(job)
             await self._record(job, "failed", error_code=code, error_message=message)
@@ -148,6 +152,10 @@ class ClipWorkflow:
         )
         workflow.upsert_search_attributes([SA_STATUS.value_set(status)])
 
+    async def _record_canceled(self, job: ClipJobInput) -> None:
+        await self._discard_scratch(job)
+        await self._record(job, "canceled")
+
     async def _discard_scratch(self, job: ClipJobInput) -> None:
         """Best effort: a clip cut but never published must not linger in scratch."""
         if self._scratch_queue is None:
@@ -186,8 +194,6 @@ def _describe_failure(err: ActivityError) -> tuple[str, str]:
         if cause.type in (TimeoutType.HEARTBEAT, TimeoutType.SCHEDULE_TO_START):
             return ErrorCode.WORKER_LOST.value, "the worker processing the clip stopped responding"
         return ErrorCode.TIMEOUT.value, "the clip took too long to process"
-    if isinstance(cause, CancelledError):
-        return ErrorCode.INTERNAL.value, "an activity was canceled unexpectedly"
     return ErrorCode.INTERNAL.value, "internal error while processing the clip"
 
 

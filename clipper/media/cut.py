@@ -56,7 +56,13 @@ async def cut_clip(
 
     Raises ClipperError: NO_VIDEO_STREAM, INVALID_RANGE / RANGE_OUTSIDE_SOURCE, SOURCE_CORRUPT
     (permanent: the source is damaged where the clip lies), CUT_FAILED (retryable), TIMEOUT.
-    `output` appears only complete; a partial file never does.
+    `output` appears only complete; a partial file never does. `on_progress` gets the
+    percentage of the clip written; `timeout_sec` bounds each ffmpeg run.
+
+    The receipt's `mode` is what was done: a fast cut that had to re-encode (a codec MP4
+    cannot carry, a failed stream copy) says "reencode" and why in `fallback_reason`;
+    "accurate" is, for now, a full re-encode and says so too. An `end` past the source is
+    clamped to it; `requested_end` keeps what was asked.
     """
     if info.video is None:
         raise ClipperError(ErrorCode.NO_VIDEO_STREAM, "the source has no video stream")
@@ -67,8 +73,8 @@ async def cut_clip(
             ErrorCode.RANGE_OUTSIDE_SOURCE,
             f"the clip starts after the end of the source ({info.duration_sec:.3f} s)",
         )
-    job = _Cut(input, output, start, min(end, info.duration_sec), end, info, on_progress)
-    job.timeout_sec = timeout_sec
+    clamped_end = min(end, info.duration_sec)
+    job = _Cut(input, output, start, clamped_end, end, info, on_progress, timeout_sec)
 
     if mode == "reencode":
         return await job.reencode()
@@ -109,6 +115,7 @@ class _Cut:
         requested_end: float,
         info: MediaInfo,
         on_progress: PercentCallback | None,
+        timeout_sec: float | None,
     ) -> None:
         self.input = input
         self.output = Path(output)
@@ -117,7 +124,7 @@ class _Cut:
         self.requested_end = requested_end
         self.info = info
         self.on_progress = on_progress
-        self.timeout_sec: float | None = None
+        self.timeout_sec = timeout_sec
 
     async def _keyframe_before(self, start: float) -> float:
         """The keyframe at or before `start`, in seconds from the source's start."""
@@ -139,23 +146,26 @@ class _Cut:
             mode="fast",
             requested_start=self.start,
             requested_end=self.requested_end,
-            actual_start=begin + first,
-            actual_end=begin + last,
+            actual_start=_us(begin + first),
+            actual_end=_us(begin + last),
             reencoded_sec=0.0,
-            copied_sec=last - first,
+            copied_sec=_us(last - first),
             fallback_reason=None,
             duration_sec=out.duration_sec,
             bytes=size,
         )
 
     async def reencode(self) -> CutReceipt:
+        try:
+            seek: float | None = await self._keyframe_before(self.start)
+        except ClipperError as exc:
+            if exc.code is ErrorCode.TIMEOUT:
+                raise
+            # The seek is only an optimisation of where decoding starts; ffmpeg's own seek
+            # still gives a cut, and the verification below judges the result.
+            seek = None
         argv = reencode_cut_args(
-            self.input,
-            self._part,
-            self.start,
-            self.end - self.start,
-            self.info,
-            seek_sec=await self._keyframe_before(self.start),
+            self.input, self._part, self.start, self.end - self.start, self.info, seek_sec=seek
         )
         out, size = await self._run(argv, self.start)
         first, last = _video_span(out)
@@ -163,9 +173,9 @@ class _Cut:
             mode="reencode",
             requested_start=self.start,
             requested_end=self.requested_end,
-            actual_start=self.start + first,
-            actual_end=self.start + last,
-            reencoded_sec=last - first,
+            actual_start=_us(self.start + first),
+            actual_end=_us(self.start + last),
+            reencoded_sec=_us(last - first),
             copied_sec=0.0,
             fallback_reason=None,
             duration_sec=out.duration_sec,
@@ -199,7 +209,7 @@ class _Cut:
         return out, size
 
     async def _verify(self, part: Path, begin: float, stderr_tail: Sequence[str]) -> MediaInfo:
-        details = {"stderr_tail": [scrub(line, self.input) for line in stderr_tail]}
+        details = {"stderr_tail": [scrub(line, self.input, part) for line in stderr_tail]}
         try:
             out = await probe(str(part))
         except ClipperError:
@@ -225,7 +235,7 @@ class _Cut:
         return out
 
     def _failure(self, stderr_tail: Sequence[str], returncode: int) -> ClipperError:
-        tail = [scrub(line, self.input) for line in stderr_tail]
+        tail = [scrub(line, self.input, self._part) for line in stderr_tail]
         if stderr_says_corrupt(stderr_tail):
             return ClipperError(
                 ErrorCode.SOURCE_CORRUPT,
@@ -257,6 +267,11 @@ class _Cut:
         result = self.on_progress(percent)
         if inspect.isawaitable(result):
             await result
+
+
+def _us(seconds: float) -> float:
+    """Seconds rounded to ffmpeg's microsecond resolution, without float noise."""
+    return round(seconds, 6)
 
 
 def _video_span(out: MediaInfo) -> tuple[float, float]:

@@ -34,12 +34,15 @@ def _missing_local_file(input: str) -> bool:
     return local and not os.path.exists(input.removeprefix("file:"))
 
 
-def scrub(text: str, input: str) -> str:
-    """`text` without the input's path or name, fit for a user-facing message."""
-    path = input.removeprefix("file:")
-    for needle in (media_arg(input), path, os.path.basename(path)):
-        if needle:
-            text = text.replace(needle, "<input>")
+def scrub(text: str, *paths: str | os.PathLike[str]) -> str:
+    """`text` without these paths (or their file names), fit for a user-facing message."""
+    for raw in paths:
+        path = os.fspath(raw).removeprefix("file:")
+        name = os.path.basename(path)
+        # A short name ("a", "in") would clobber ordinary words of the message.
+        for needle in (media_arg(path), path, name if len(name) >= 5 else ""):
+            if needle:
+                text = text.replace(needle, "<file>")
     return text.strip()
 
 

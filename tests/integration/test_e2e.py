@@ -10,6 +10,7 @@ import pytest
 
 from tests.ffprobe import frame_md5, probe, video_frame_times
 from tests.media import make_video, truncate
+from clipper.storage import local_root
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -178,4 +179,4 @@ async def test_truncated_source_fails_with_a_code_and_no_retries(
     assert attempts and max(attempts) == 1
     result = await stack.http.get(f"/api/jobs/{job['id']}/result")
     assert result.status_code == 409
-    assert not (stack.settings.data_dir / "results" / job["id"]).exists()
+    assert not (local_root(stack.settings) / "results" / job["id"]).exists()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.ffprobe import ffmpeg_pids_reading, probe
+from clipper.storage import local_root
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -59,7 +60,7 @@ async def test_worker_killed_mid_cut_finishes_the_job_once(
         assert done["status"] == "done", done
         assert done["attempts"] >= 2
 
-        results = stack.settings.data_dir / "results"
+        results = local_root(stack.settings) / "results"
         assert sorted(p.relative_to(results).as_posix() for p in results.rglob("*")) == [
             job["id"],
             f"{job['id']}/clip.mp4",
@@ -85,10 +86,10 @@ async def test_cancel_during_cut_kills_ffmpeg_and_publishes_nothing(
     response = await stack.http.delete(f"/api/jobs/{job['id']}")
     assert response.status_code == 202
     canceled = await stack.wait_for(job["id"], timeout=60)
-    assert canceled["status"] == "canceled"
+    assert canceled["status"] == "canceled", canceled.get("error")
 
     assert ffmpeg_pids_reading(upload_id(upload)) == []
-    assert not (stack.settings.data_dir / "results" / job["id"]).exists()
+    assert not (local_root(stack.settings) / "results" / job["id"]).exists()
     assert not list((stack.settings.data_dir / "scratch").glob(f"*/{job['id']}"))
     result = await stack.http.get(f"/api/jobs/{job['id']}/result")
     assert result.status_code == 409

@@ -1,0 +1,112 @@
+"""keyframe_at_or_before's search, against a fake ffprobe that honours -read_intervals."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+import pytest
+
+from clipper.errors import ClipperError, ErrorCode
+from clipper.media import probe as probe_module
+from clipper.media.info import MediaInfo, VideoStream
+from clipper.media.probe import keyframe_at_or_before, parse_keyframes
+
+
+@dataclass
+class FakeProbe:
+    keyframes: list[float]
+    # ffprobe seeks to the keyframe at or before an interval's start; some demuxers' seeks
+    # land after it instead, which the search must survive.
+    seek_lands_before: bool = True
+    calls: list[tuple[float, float]] = field(default_factory=list)
+
+    async def __call__(
+        self,
+        input: str,
+        around: float,
+        window: float,
+        after: float,
+        stream_index: int | None,
+        timeout_sec: float | None,
+    ) -> list[float]:
+        lo, hi = around - window, around + after
+        self.calls.append((lo, hi))
+        first = bisect.bisect_left(self.keyframes, lo)
+        if self.seek_lands_before and first > 0 and self.keyframes[first - 1] < lo:
+            first -= 1
+        return [k for k in self.keyframes[first:] if k < hi]
+
+
+def _info(start_time: float, duration: float) -> MediaInfo:
+    video = VideoStream(0, "h264", 320, 240, 25.0, "1/12800", "yuv420p", None, 0, 0)
+    return MediaInfo(duration, start_time, "mov,mp4,m4a,3gp,3g2,mj2", None, video, ())
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProbe:
+    fake = FakeProbe(keyframes=[])
+    monkeypatch.setattr(probe_module, "_keyframes", fake)
+    return fake
+
+
+@pytest.mark.parametrize(
+    ("t", "expected"), [(0.0, 0.0), (1.99, 0.0), (2.0, 2.0), (2.000001, 2.0), (9.5, 8.0)]
+)
+async def test_regular_gop(fake: FakeProbe, t: float, expected: float) -> None:
+    fake.keyframes = [0.0, 2.0, 4.0, 6.0, 8.0]
+    assert await keyframe_at_or_before("in.mp4", t) == expected
+    assert len(fake.calls) == 1
+
+
+async def test_reads_a_window_not_the_file(fake: FakeProbe) -> None:
+    fake.keyframes = [float(k) for k in range(0, 7200, 2)]
+    assert await keyframe_at_or_before("in.mp4", 3601.0) == 3600.0
+    [(lo, hi)] = fake.calls
+    assert hi - lo < 60
+
+
+async def test_widens_backwards_when_the_seek_lands_late(fake: FakeProbe) -> None:
+    fake.keyframes = [0.0, 500.0]
+    fake.seek_lands_before = False
+    assert await keyframe_at_or_before("in.mp4", 450.0) == 0.0
+    # Each widening reads only the part the previous windows did not cover.
+    for (lo, _), (_, hi) in zip(fake.calls, fake.calls[1:], strict=False):
+        assert hi == pytest.approx(lo)
+    assert len(fake.calls) == 3
+    assert fake.calls[-1][0] <= 0.0
+
+
+async def test_before_the_first_keyframe_returns_the_first(fake: FakeProbe) -> None:
+    # MKV whose audio starts before the first video keyframe.
+    fake.keyframes = [10.0, 12.0]
+    info = _info(start_time=9.977, duration=3.0)
+    assert await keyframe_at_or_before("in.mkv", 9.977, info=info) == 10.0
+
+
+async def test_first_keyframe_far_after_t(fake: FakeProbe) -> None:
+    # A recording that starts mid-GOP: the first keyframe comes 45 s in.
+    fake.keyframes = [45.0, 90.0]
+    assert await keyframe_at_or_before("in.ts", 3.0, info=_info(0.0, 120.0)) == 45.0
+
+
+async def test_no_keyframe_at_all(fake: FakeProbe) -> None:
+    fake.keyframes = []
+    with pytest.raises(ClipperError) as caught:
+        await keyframe_at_or_before("in.mp4", 3.0, info=_info(0.0, 100.0))
+    assert caught.value.code is ErrorCode.SOURCE_CORRUPT
+
+
+def test_parse_keyframes() -> None:
+    doc = {
+        "frames": [
+            {"key_frame": 1, "pts_time": "4.000000", "best_effort_timestamp_time": "4.000000"},
+            {"key_frame": 0, "pts_time": "4.040000"},  # a decoder ignoring -skip_frame
+            {"key_frame": 1, "best_effort_timestamp_time": "2.000000"},  # no pts (AVI)
+            {"key_frame": 1, "pts_time": "N/A", "best_effort_timestamp_time": "6.000000"},
+            {"key_frame": 1, "pts_time": "4.000000"},
+            {"key_frame": 1},
+        ]
+    }
+    assert parse_keyframes(doc) == [2.0, 4.0, 6.0]
+    assert parse_keyframes({}) == []
