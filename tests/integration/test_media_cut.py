@@ -215,6 +215,7 @@ async def test_truncated_upload_is_source_corrupt(mp4: Path, media: Path, mode: 
         await cut_clip(str(broken), out, 6.0, 8.0, mode, info)
     assert caught.value.code is ErrorCode.SOURCE_CORRUPT
     assert caught.value.permanent
+    assert str(media) not in f"{caught.value} {caught.value.details}"
     assert not out.exists()
     assert not list(media.glob(f".{out.name}*"))
 

@@ -1,16 +1,22 @@
-"""keyframe_at_or_before's search, against a fake ffprobe that honours -read_intervals."""
+"""The pure parts of probing, and keyframe_at_or_before's search against a fake ffprobe."""
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from clipper.errors import ClipperError, ErrorCode
 from clipper.media import probe as probe_module
 from clipper.media.info import MediaInfo, VideoStream
-from clipper.media.probe import keyframe_at_or_before, parse_keyframes
+from clipper.media.probe import (
+    keyframe_at_or_before,
+    parse_keyframes,
+    scrub,
+    stderr_says_corrupt,
+)
 
 
 @dataclass
@@ -110,3 +116,35 @@ def test_parse_keyframes() -> None:
     }
     assert parse_keyframes(doc) == [2.0, 4.0, 6.0]
     assert parse_keyframes({}) == []
+
+
+def test_scrub_removes_paths_and_names() -> None:
+    line = "file:/srv/up/holiday-2024.mp4: Invalid data found when processing input"
+    assert (
+        scrub(line, "/srv/up/holiday-2024.mp4")
+        == "<file>: Invalid data found when processing input"
+    )
+    assert scrub("[mov] holiday-2024.mp4 partial file", "/srv/up/holiday-2024.mp4") == (
+        "[mov] <file> partial file"
+    )
+    # Short names are left alone rather than clobbering words.
+    assert scrub("a partial file", "/x/a") == "a partial file"
+    assert scrub("/out/.c.mp4.part: No space left", "/in.mp4", Path("/out/.c.mp4.part")) == (
+        "<file>: No space left"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "corrupt"),
+    [
+        ("[mov,mp4,m4a,3gp,3g2,mj2 @ 0x5623755bf240] stream 1, offset 0x3745f: partial file", True),
+        ("[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55] moov atom not found", True),
+        ("[NULL @ 0x55] Invalid NAL unit size (2004 > 621).", True),
+        ("<file>: corrupt input packet in stream 0", True),
+        ("Error while decoding stream #0:0: Invalid data found when processing input", True),
+        ("<file>: No space left on device", False),
+        ("Unknown encoder 'libfoo'", False),
+    ],
+)
+def test_stderr_says_corrupt(line: str, corrupt: bool) -> None:
+    assert stderr_says_corrupt([line]) is corrupt
