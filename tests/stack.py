@@ -142,9 +142,11 @@ async def running_stack(
         async with contextlib.AsyncExitStack() as stack:
             for worker in workers:
                 await stack.enter_async_context(worker)
-            async with serving(create_app(deps)) as base_url:
-                async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
-                    yield Stack(settings, deps, client)
+            base_url = await stack.enter_async_context(serving(create_app(deps)))
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(base_url=base_url, timeout=60)
+            )
+            yield Stack(settings, deps, client)
     finally:
         await close_resources(resources)
         await deps.pool.close()

@@ -17,8 +17,8 @@ import signal
 import socket
 import sys
 import uuid
-from datetime import timedelta
 from collections.abc import Sequence
+from datetime import timedelta
 
 import structlog
 from temporalio.client import Client

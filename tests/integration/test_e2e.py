@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from clipper.storage import local_root
 from tests.ffprobe import frame_md5, probe, video_frame_times
 from tests.media import make_video, truncate
-from clipper.storage import local_root
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration

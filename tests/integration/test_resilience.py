@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.ffprobe import ffmpeg_pids_reading, probe
 from clipper.storage import local_root
+from tests.ffprobe import ffmpeg_pids_reading, probe
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration

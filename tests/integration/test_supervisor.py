@@ -70,7 +70,8 @@ def test_supervisor_runs_a_clip_and_stops_everything(tmp_path: Path, source_10s:
             with source_10s.open("rb") as handle:
                 upload = client.post("/api/uploads", files={"file": ("s.mp4", handle)}).json()
             job = client.post(
-                "/api/jobs", json={"uploadKey": upload["uploadKey"], "start": 1, "end": 3, "mode": "fast"}
+                "/api/jobs",
+                json={"uploadKey": upload["uploadKey"], "start": 1, "end": 3, "mode": "fast"},
             ).json()["job"]
             deadline = time.monotonic() + 60
             while (state := client.get(f"/api/jobs/{job['id']}").json()["job"])["status"] not in {

@@ -1,5 +1,4 @@
 # Tests set up and inspect tiny files directly; blocking the loop for that is harmless here.
-# ruff: noqa: ASYNC230, ASYNC240
 from __future__ import annotations
 
 import asyncio
