@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 from temporalio.client import Client
 
 from clipper.config import Settings
@@ -33,6 +34,10 @@ class AppDeps:
         if self.settings.public_url:
             return self.settings.public_url.rstrip("/")
         return str(request.base_url).rstrip("/")
+
+
+# How handlers ask for them: `deps: Deps`.
+Deps = NamedDependency[AppDeps]
 
 
 async def build_deps(settings: Settings) -> AppDeps:

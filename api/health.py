@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Response, get
 
-from api.deps import AppDeps
+from api.deps import Deps
 from clipper.db.pool import check as check_db
 
 READY_TIMEOUT_SEC = 3.0
@@ -19,7 +19,7 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", summary="Database, Temporal and storage answer", tags=["health"])
-async def readyz(deps: AppDeps) -> Response[dict[str, Any]]:
+async def readyz(deps: Deps) -> Response[dict[str, Any]]:
     checks = {
         "database": check_db(deps.pool),
         "temporal": deps.temporal.service_client.check_health(),

@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from api.deps import AppDeps
+from api.deps import AppDeps, Deps
 from api.presenters import iso, present_job, present_result
 from api.uploads import receive_upload
 from clipper.contracts.api import CreateJobRequest, JobEnvelope, JobEventOut, Result
@@ -22,12 +22,15 @@ from clipper.db.models import JobRow
 from clipper.errors import ClipperError, ErrorCode
 from clipper.services.jobs import TERMINAL
 
-IdempotencyKey = Parameter(
-    header="Idempotency-Key",
-    required=False,
-    max_length=200,
-    description="Repeat a create safely: the same key returns the same job.",
-)
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        max_length=200,
+        description="Repeat a create safely: the same key returns the same job.",
+    ),
+]
 SSE_POLL_SEC = 0.25
 
 
@@ -49,10 +52,10 @@ class JobController(Controller):
     @post("/", status_code=HTTP_202_ACCEPTED, summary="Create a clip job")
     async def create(
         self,
-        data: CreateJobRequest,
+        data: JSONBody[CreateJobRequest],
         request: Request[Any, Any, State],
-        deps: AppDeps,
-        idempotency_key: str | None = IdempotencyKey,
+        deps: Deps,
+        idempotency_key: IdempotencyKey = None,
     ) -> JobEnvelope:
         row, _ = await deps.jobs.create(data, idempotency_key)
         return await self._envelope(row, request, deps)
@@ -67,8 +70,8 @@ class JobController(Controller):
     async def create_with_upload(
         self,
         request: Request[Any, Any, State],
-        deps: AppDeps,
-        idempotency_key: str | None = IdempotencyKey,
+        deps: Deps,
+        idempotency_key: IdempotencyKey = None,
     ) -> JobEnvelope:
         fields, upload = await receive_upload(request, deps)
         fields = {key: value for key, value in fields.items() if key != "filename"}
@@ -84,12 +87,14 @@ class JobController(Controller):
 
     @get("/{job_id:str}", summary="A job's status, progress and result")
     async def read(
-        self, job_id: str, request: Request[Any, Any, State], deps: AppDeps
+        self, job_id: FromPath[str], request: Request[Any, Any, State], deps: Deps
     ) -> JobEnvelope:
         return await self._envelope(await deps.jobs.get(job_id), request, deps)
 
     @get("/{job_id:str}/result", summary="The result of a finished job, with fresh signed URLs")
-    async def result(self, job_id: str, request: Request[Any, Any, State], deps: AppDeps) -> Result:
+    async def result(
+        self, job_id: FromPath[str], request: Request[Any, Any, State], deps: Deps
+    ) -> Result:
         row = await deps.jobs.get(job_id)
         if row.expires_at <= datetime.now(UTC):
             raise ClipperError(ErrorCode.GONE, "the job's result has expired")
@@ -112,7 +117,7 @@ class JobController(Controller):
         summary="A job's events: JSON, or live Server-Sent Events with Accept: text/event-stream",
     )
     async def events(
-        self, job_id: str, request: Request[Any, Any, State], deps: AppDeps
+        self, job_id: FromPath[str], request: Request[Any, Any, State], deps: Deps
     ) -> Response[Any]:
         row = await deps.jobs.get(job_id)
         if "text/event-stream" in request.headers.get("accept", ""):
@@ -122,7 +127,7 @@ class JobController(Controller):
 
     @delete("/{job_id:str}", status_code=HTTP_202_ACCEPTED, summary="Cancel a job")
     async def cancel(
-        self, job_id: str, request: Request[Any, Any, State], deps: AppDeps
+        self, job_id: FromPath[str], request: Request[Any, Any, State], deps: Deps
     ) -> JobEnvelope:
         return await self._envelope(await deps.jobs.cancel(job_id), request, deps)
 

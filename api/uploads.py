@@ -9,7 +9,7 @@ from litestar import Request, post
 from litestar.datastructures import State
 from litestar.status_codes import HTTP_201_CREATED
 
-from api.deps import AppDeps
+from api.deps import Deps
 from api.multipart import FilePart, read_multipart
 from clipper.contracts.api import MediaSummary, UploadResponse
 from clipper.db.models import UploadRow
@@ -67,6 +67,6 @@ def upload_response(row: UploadRow) -> UploadResponse:
     description="multipart/form-data with the field `file` (or a raw body); "
     "413 over MAX_UPLOAD_MB, 415 when ffprobe finds no media.",
 )
-async def create_upload(request: Request[Any, Any, State], deps: AppDeps) -> UploadResponse:
+async def create_upload(request: Request[Any, Any, State], deps: Deps) -> UploadResponse:
     _, row = await receive_upload(request, deps)
     return upload_response(row)

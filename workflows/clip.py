@@ -41,8 +41,7 @@ with workflow.unsafe.imports_passed_through():
         StatusUpdate,
     )
     from clipper.errors import ErrorCode, code_of
-    from clipper.media.cut import CutReceipt
-    from clipper.media.info import MediaInfo
+    from clipper.media.info import CutReceipt, MediaInfo
     from clipper.orchestration import ENCODE_QUEUE, SA_JOB_ID, SA_MODE, SA_STATUS
     from clipper.storage.base import result_key
     from workflows import policies

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from clipper.media.cut import CutReceipt
-from clipper.media.info import MediaInfo
+from clipper.media.info import CutReceipt, MediaInfo
 
 
 @dataclass(frozen=True)

@@ -9,25 +9,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """preexec_fn: ask Linux to SIGKILL this child when its parent dies, even by SIGKILL."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to SIGKILL the child when its parent dies, even by SIGKILL."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+    def setup() -> None:
+        # Runs in the child between fork and exec. The kernel signals the child when the
+        # *thread* that forked it exits; that is the event loop's thread, which lives as
+        # long as the work that awaits this process.
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:
+            # The parent died before prctl took effect: no one would ever kill us.
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return setup
 
 
 async def spawn_child(argv: Sequence[str], *, env: Mapping[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         *argv,
         env=dict(env),
-        preexec_fn=die_with_parent,
+        preexec_fn=die_with_parent(os.getpid()),
     )
 
 

@@ -11,13 +11,13 @@ import contextlib
 import inspect
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 from clipper.errors import ClipperError, ErrorCode
 from clipper.media.commands import fast_copy_blocker, fast_cut_args, reencode_cut_args
-from clipper.media.info import MediaInfo
+from clipper.media.info import CutReceipt, MediaInfo
 from clipper.media.probe import keyframe_at_or_before, probe, scrub, stderr_says_corrupt
 from clipper.media.runner import ProcessError, Progress, run_process
 
@@ -25,20 +25,6 @@ CutMode = Literal["fast", "reencode", "accurate"]
 PercentCallback = Callable[[float], Awaitable[None] | None]
 
 SMART_CUT_UNAVAILABLE = "smart cut is not available yet; the whole clip was re-encoded"
-
-
-@dataclass(frozen=True)
-class CutReceipt:
-    mode: str
-    requested_start: float
-    requested_end: float
-    actual_start: float
-    actual_end: float
-    reencoded_sec: float
-    copied_sec: float
-    fallback_reason: str | None
-    duration_sec: float
-    bytes: int
 
 
 async def cut_clip(
@@ -211,9 +197,11 @@ class _Cut:
     async def _verify(self, part: Path, begin: float, stderr_tail: Sequence[str]) -> MediaInfo:
         details = {"stderr_tail": [scrub(line, self.input, part) for line in stderr_tail]}
         try:
-            out = await probe(str(part))
-        except ClipperError:
-            out = None
+            out: MediaInfo | None = await probe(str(part))
+        except ClipperError as exc:
+            if exc.code is not ErrorCode.UNSUPPORTED_MEDIA:
+                raise
+            out = None  # ffmpeg exited cleanly yet wrote no readable MP4
         if out is None or out.video is None:
             raise ClipperError(
                 ErrorCode.SOURCE_CORRUPT,

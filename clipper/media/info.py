@@ -219,3 +219,19 @@ def parse_ffprobe(doc: dict[str, Any]) -> MediaInfo:
         video=videos[0] if videos else None,
         audio=audio,
     )
+
+
+@dataclass(frozen=True)
+class CutReceipt:
+    """What a cut really did, measured on its output (seconds on the source timeline)."""
+
+    mode: str
+    requested_start: float
+    requested_end: float
+    actual_start: float
+    actual_end: float
+    reencoded_sec: float
+    copied_sec: float
+    fallback_reason: str | None
+    duration_sec: float
+    bytes: int

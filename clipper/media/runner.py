@@ -9,21 +9,19 @@ our process dies without a chance to clean up (PR_SET_PDEATHSIG).
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import inspect
 import os
 import signal
-import sys
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from clipper.errors import ClipperError, ErrorCode
+from clipper.infra.process import die_with_parent
 
 STDERR_TAIL_LINES = 40
 _MAX_LINE_CHARS = 2000
 _READ_CHUNK = 64 * 1024
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -124,27 +122,6 @@ def _speed(value: str) -> float | None:
         return None  # "N/A"
 
 
-def _child_setup(parent_pid: int) -> Callable[[], None] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-
-    def setup() -> None:
-        # Runs in the child between fork and exec. The kernel signals the child when the
-        # *thread* that forked it exits; that is the event loop's thread, which lives as
-        # long as the work that awaits this process.
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent_pid:
-            # The parent died before prctl took effect: no one would ever kill us.
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return setup
-
-
 def _kill_group(proc: asyncio.subprocess.Process) -> None:
     if proc.returncode is not None:
         return
@@ -213,7 +190,7 @@ async def run_process(
         # A session of its own: one killpg reaches anything ffmpeg may spawn, and a Ctrl-C
         # meant for us does not reach the child before we can clean up.
         start_new_session=os.name == "posix",
-        preexec_fn=_child_setup(os.getpid()),
+        preexec_fn=die_with_parent(os.getpid()),
     )
     assert proc.stdout is not None and proc.stderr is not None
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from clipper.errors import ClipperError, ErrorCode
-from clipper.media.cut import SMART_CUT_UNAVAILABLE, CutReceipt, cut_clip
-from clipper.media.info import MediaInfo
+from clipper.media.cut import SMART_CUT_UNAVAILABLE, cut_clip
+from clipper.media.info import CutReceipt, MediaInfo
 from clipper.media.probe import probe
 from tests.media import frame_times, keyframe_times, make_video, truncate
 
@@ -288,3 +288,11 @@ def _comm(pid: int) -> str:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return ""
+
+
+async def test_text_file_is_unsupported(media: Path) -> None:
+    notes = media / "notes.txt"
+    notes.write_text("not a video, just some words\n" * 300)
+    with pytest.raises(ClipperError) as caught:
+        await probe(str(notes))
+    assert caught.value.code is ErrorCode.UNSUPPORTED_MEDIA

@@ -9,7 +9,7 @@ import pytest
 from temporalio.converter import DataConverter
 
 from clipper.errors import ClipperError, ErrorCode
-from clipper.media.info import AudioStream, MediaInfo, VideoStream, parse_ffprobe
+from clipper.media.info import AudioStream, CutReceipt, MediaInfo, VideoStream, parse_ffprobe
 
 # ffprobe 5.1 on a.mp4
 MP4: dict[str, Any] = {
@@ -500,3 +500,21 @@ async def test_round_trips_through_temporal_default_converter(doc: dict[str, Any
     [decoded] = await converter.decode(payloads, [MediaInfo])
     assert decoded == info
     assert isinstance(decoded.audio, tuple)
+
+
+async def test_cut_receipt_round_trips_through_temporal_default_converter() -> None:
+    receipt = CutReceipt(
+        mode="fast",
+        requested_start=3.1,
+        requested_end=5.3,
+        actual_start=2.0,
+        actual_end=5.4,
+        reencoded_sec=0.0,
+        copied_sec=3.4,
+        fallback_reason=None,
+        duration_sec=3.44,
+        bytes=158947,
+    )
+    converter = DataConverter.default
+    [decoded] = await converter.decode(await converter.encode([receipt]), [CutReceipt])
+    assert decoded == receipt
