@@ -9,7 +9,7 @@ from litestar import Request, post
 from litestar.datastructures import State
 from litestar.status_codes import HTTP_201_CREATED
 
-from api.deps import Deps
+from api.deps import AppDeps, Deps
 from api.multipart import FilePart, read_multipart
 from clipper.contracts.api import MediaSummary, UploadResponse
 from clipper.db.models import UploadRow
