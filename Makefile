@@ -28,6 +28,7 @@ run: setup
 	$(BIN)/python -m workers.dev
 
 test: setup lint
+	@scripts/system-deps.sh chromium
 	$(BIN)/python -m pytest
 
 test-unit: venv

@@ -16,6 +16,7 @@ from api.files import files_router
 from api.health import healthz, readyz
 from api.jobs import JobController
 from api.uploads import create_upload
+from api.web import index
 from clipper.storage.local import LocalStorage
 
 
@@ -31,7 +32,7 @@ def create_app(deps: AppDeps, *, on_shutdown: list[Any] | None = None) -> Litest
             for hook in on_shutdown or []:
                 await hook()
 
-    handlers: list[Any] = [create_upload, JobController, healthz, readyz]
+    handlers: list[Any] = [index, create_upload, JobController, healthz, readyz]
     if isinstance(deps.storage, LocalStorage):
         # Only the local driver needs us to serve its signed URLs; buckets serve their own.
         handlers.append(files_router(deps.storage))
