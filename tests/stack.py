@@ -19,12 +19,11 @@ import httpx
 import msgspec
 import uvicorn
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from api.app import create_app
 from api.deps import AppDeps, build_deps
 from clipper.config import Settings
-from workers.worker import build_workers, close_resources
+from workers.worker import running_workers
 
 TERMINAL = {"done", "failed", "canceled"}
 
@@ -134,19 +133,14 @@ async def running_stack(
     settings: Settings, env: WorkflowEnvironment, *, with_worker: bool = True
 ) -> AsyncIterator[Stack]:
     deps = await build_deps(settings)
-    workers: list[Worker] = []
-    resources: list[object] = []
-    if with_worker:
-        workers, resources = await build_workers(env.client, settings)
     try:
         async with contextlib.AsyncExitStack() as stack:
-            for worker in workers:
-                await stack.enter_async_context(worker)
+            if with_worker:
+                await stack.enter_async_context(running_workers(env.client, settings))
             base_url = await stack.enter_async_context(serving(create_app(deps)))
             client = await stack.enter_async_context(
                 httpx.AsyncClient(base_url=base_url, timeout=60)
             )
             yield Stack(settings, deps, client)
     finally:
-        await close_resources(resources)
         await deps.pool.close()

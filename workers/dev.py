@@ -9,6 +9,7 @@ embedded services. A second instance with another DATA_DIR and ports runs beside
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -34,17 +35,12 @@ async def supervise(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["DATA_DIR"] = str(settings.data_dir.resolve())
-    stack: list[object] = []
-    try:
+    async with contextlib.AsyncExitStack() as services:
         if settings.temporal_address is None:
             temporal = await start_dev_server(settings)
-            stack.append(temporal)
+            services.push_async_callback(temporal.shutdown)
             env["TEMPORAL_ADDRESS"] = temporal.client.service_client.config.target_host
-            log.info(
-                "temporal dev server started",
-                address=env["TEMPORAL_ADDRESS"],
-                web_ui=f"http://127.0.0.1:{settings.temporal_ui_port}",
-            )
+            log.info("temporal dev server started", address=env["TEMPORAL_ADDRESS"])
         else:
             client = await connect(settings)
             await ensure_search_attributes(client, settings.temporal_namespace)
@@ -53,7 +49,7 @@ async def supervise(settings: Settings) -> int:
         if database_url is None:
             postgres = EmbeddedPostgres(settings.data_dir.resolve())
             database_url = await asyncio.to_thread(postgres.start)
-            stack.append(postgres)
+            services.push_async_callback(asyncio.to_thread, postgres.stop)
             env["DATABASE_URL"] = database_url
             log.info("embedded postgres started")
         await asyncio.to_thread(migrate, database_url)
@@ -68,13 +64,7 @@ async def supervise(settings: Settings) -> int:
         )
         exit_code = await _wait_for_stop(children)
         await stop_children(list(children.values()))
-        return exit_code
-    finally:
-        for service in reversed(stack):
-            if isinstance(service, EmbeddedPostgres):
-                await asyncio.to_thread(service.stop)
-            else:
-                await service.shutdown()  # type: ignore[attr-defined]
+    return exit_code
 
 
 async def _wait_for_stop(children: dict[str, asyncio.subprocess.Process]) -> int:

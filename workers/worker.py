@@ -17,7 +17,7 @@ import signal
 import socket
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import structlog
@@ -30,7 +30,7 @@ from clipper.config import ConfigError, Settings, load_settings
 from clipper.db.jobs import JobRepo
 from clipper.db.pool import create_pool
 from clipper.infra.scratch import ScratchSpace
-from clipper.infra.temporal import connect
+from clipper.infra.temporal import connect, ensure_search_attributes
 from clipper.logs import configure_logging
 from clipper.orchestration import ENCODE_QUEUE, WORKFLOW_QUEUE, worker_specific_queue
 from clipper.storage import make_storage
@@ -49,87 +49,76 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-async def build_workers(
+@contextlib.asynccontextmanager
+async def running_workers(
     client: Client,
     settings: Settings,
     *,
     roles: Sequence[str] = QUEUE_ROLES,
     worker_id: str | None = None,
-) -> tuple[list[Worker], list[object]]:
-    """The Temporal workers of one process, and the resources to close after them."""
+) -> AsyncIterator[list[Worker]]:
+    """Run this process's Temporal workers until the block ends, then close what they used."""
     worker_id = worker_id or new_worker_id()
     if settings.database_url is None:
         raise ConfigError("DATABASE_URL", "a worker needs a database (make run starts one)")
-    pool = await create_pool(settings.database_url)
-    jobs = JobRepo(pool)
-    workers: list[Worker] = []
-    if "workflows" in roles:
-        workers.append(
-            Worker(
-                client,
-                task_queue=WORKFLOW_QUEUE,
-                workflows=[ClipWorkflow],
-                activities=[StatusActivities(jobs).record_status],
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await create_pool(settings.database_url)
+        stack.push_async_callback(pool.close)
+        jobs = JobRepo(pool)
+        workers: list[Worker] = []
+        if "workflows" in roles:
+            workers.append(
+                Worker(
+                    client,
+                    task_queue=WORKFLOW_QUEUE,
+                    workflows=[ClipWorkflow],
+                    activities=[StatusActivities(jobs).record_status],
+                )
             )
-        )
-    scratch: ScratchSpace | None = None
-    if "encode" in roles:
-        storage = make_storage(settings)
-        scratch = ScratchSpace(settings.data_dir.resolve() / "scratch", worker_id)
-        stale = scratch.sweep_stale()
-        if stale:
-            log.info("swept scratch of dead workers", dirs=[str(path) for path in stale])
-        own_queue = worker_specific_queue(ENCODE_QUEUE, worker_id)
-        clip = ClipActivities(storage, jobs, scratch, own_queue)
-        workers.append(
-            Worker(
-                client,
-                task_queue=ENCODE_QUEUE,
-                activities=[clip.probe, clip.cut],
-                max_concurrent_activities=settings.encode_concurrency,
-                max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        if "encode" in roles:
+            scratch = ScratchSpace(settings.data_dir.resolve() / "scratch", worker_id)
+            stack.callback(scratch.close)
+            stale = scratch.sweep_stale()
+            if stale:
+                log.info("swept scratch of dead workers", dirs=[str(path) for path in stale])
+            own_queue = worker_specific_queue(ENCODE_QUEUE, worker_id)
+            clip = ClipActivities(make_storage(settings), jobs, scratch, own_queue)
+            workers.append(
+                Worker(
+                    client,
+                    task_queue=ENCODE_QUEUE,
+                    activities=[clip.probe, clip.cut],
+                    max_concurrent_activities=settings.encode_concurrency,
+                    max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+                )
             )
-        )
-        workers.append(
-            Worker(
-                client,
-                task_queue=own_queue,
-                activities=[clip.publish, clip.discard],
-                max_concurrent_activities=max(2, settings.encode_concurrency),
-                max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+            workers.append(
+                Worker(
+                    client,
+                    task_queue=own_queue,
+                    activities=[clip.publish, clip.discard],
+                    max_concurrent_activities=max(2, settings.encode_concurrency),
+                    max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+                )
             )
-        )
-    resources: list[object] = [pool] + ([scratch] if scratch else [])
-    return workers, resources
-
-
-async def close_resources(resources: Sequence[object]) -> None:
-    for resource in resources:
-        if isinstance(resource, ScratchSpace):
-            resource.close()
-        else:
-            close = getattr(resource, "close", None)
-            if close is not None:
-                result = close()
-                if asyncio.iscoroutine(result):
-                    await result
+        # Entered last, so they shut down (awaited) before the pool and scratch close.
+        for worker in workers:
+            await stack.enter_async_context(worker)
+        yield workers
 
 
 async def serve(settings: Settings, roles: Sequence[str]) -> None:
     client = await connect(settings)
-    workers, resources = await build_workers(client, settings, roles=roles)
+    if settings.temporal_address is not None:
+        await ensure_search_attributes(client, settings.temporal_namespace)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker started", roles=list(roles), queues=[w.task_queue for w in workers])
-    async with contextlib.AsyncExitStack() as stack:
-        for worker in workers:
-            await stack.enter_async_context(worker)
+    async with running_workers(client, settings, roles=roles) as workers:
+        log.info("worker started", roles=list(roles), queues=[w.task_queue for w in workers])
         await stop.wait()
         log.info("worker stopping")
-    # Leaving the stack shut every Worker down (awaited), before the pool closes.
-    await close_resources(resources)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
