@@ -42,7 +42,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from clipper.errors import ErrorCode, code_of
     from clipper.media.info import CutReceipt, MediaInfo
-    from clipper.orchestration import ENCODE_QUEUE, SA_JOB_ID, SA_MODE, SA_STATUS
+    from clipper.orchestration import (
+        SA_JOB_ID,
+        SA_MODE,
+        SA_STATUS,
+        SCRATCH_LOST,
+    )
     from clipper.storage.base import result_key
     from workflows import policies
 
@@ -77,7 +82,7 @@ class ClipWorkflow:
                 "clip.probe",
                 ProbeInput(job.job_id, job.spec.source_key),
                 result_type=ProbeOutput,
-                task_queue=ENCODE_QUEUE,
+                task_queue=job.encode_queue,
                 start_to_close_timeout=policies.PROBE_TIMEOUT,
                 retry_policy=policies.MEDIA_RETRY,
             )
@@ -106,7 +111,7 @@ class ClipWorkflow:
                 "clip.cut",
                 CutInput(job.job_id, job.spec, media, job.progress_interval_sec),
                 result_type=CutOutput,
-                task_queue=ENCODE_QUEUE,
+                task_queue=job.encode_queue,
                 start_to_close_timeout=policies.CUT_TIMEOUT,
                 heartbeat_timeout=policies.CUT_HEARTBEAT,
                 retry_policy=policies.MEDIA_RETRY,
@@ -172,7 +177,10 @@ class ClipWorkflow:
 
 
 def _worker_lost(err: ActivityError) -> bool:
+    """The worker holding our scratch file is gone (or lost the file): cut again elsewhere."""
     cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return cause.type == SCRATCH_LOST
     return isinstance(cause, TimeoutError) and cause.type in (
         TimeoutType.SCHEDULE_TO_START,
         TimeoutType.HEARTBEAT,
@@ -182,8 +190,6 @@ def _worker_lost(err: ActivityError) -> bool:
 def _describe_failure(err: ActivityError) -> tuple[str, str]:
     """The job's error code and a message safe to show, from an activity's failure."""
     cause = err.cause
-    while isinstance(cause, ActivityError):  # pragma: no cover - defensive
-        cause = cause.cause
     if isinstance(cause, ApplicationError):
         code = code_of(cause.type)
         if code is ErrorCode.INTERNAL:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clipper.media.info import CutReceipt, MediaInfo
+from clipper.orchestration import ENCODE_QUEUE
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class ClipJobInput:
     spec: ClipSpec
     # Seconds between progress writes to the job row; configuration travels as input.
     progress_interval_sec: float = 1.0
+    # Where probe and cut run: a deployment (or a test) may route them elsewhere.
+    encode_queue: str = ENCODE_QUEUE
 
 
 @dataclass(frozen=True)

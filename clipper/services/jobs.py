@@ -27,6 +27,9 @@ from workflows.clip import clip_search_attributes
 log = structlog.get_logger(__name__)
 
 TERMINAL = frozenset({"done", "failed", "canceled"})
+# The seq of a status write the API makes for a job no workflow runs: above any seq a
+# workflow can reach, so no late write from one could undo it (status_seq is an int4).
+LAST_WORD_SEQ = 2**31 - 1
 
 
 class JobService:
