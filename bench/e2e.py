@@ -82,7 +82,7 @@ async def bare_commands(source: Path, out_dir: Path) -> dict[str, list[str]]:
             str(source), out_dir / "bare_fast.mp4", keyframe, END - keyframe, info
         ),
         "reencode": reencode_cut_args(
-            str(source), out_dir / "bare_reencode.mp4", START, END - START, info
+            str(source), out_dir / "bare_reencode.mp4", START, END - START, info, seek_sec=keyframe
         ),
     }
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from clipper.infra.temporal import temporal_cli
 from tests.stack import free_port
 
 pytestmark = pytest.mark.integration
@@ -84,6 +85,34 @@ def test_supervisor_runs_a_clip_and_stops_everything(tmp_path: Path, source_10s:
             clip = client.get(state["result"]["video"]["url"])
             assert clip.status_code == 200
             assert clip.headers["content-type"] == "video/mp4"
+
+        # Operators find the job in Temporal by its id and status, and the Web UI is up.
+        query = f'ClipJobId="{job["id"]}" AND ClipStatus="done"'
+        listed = ""
+        for _ in range(50):  # visibility is eventually consistent
+            listed = subprocess.run(
+                [
+                    str(temporal_cli()),
+                    "workflow",
+                    "list",
+                    "--address",
+                    f"127.0.0.1:{env['TEMPORAL_PORT']}",
+                    "--query",
+                    query,
+                    "--output",
+                    "json",
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            if job["id"] in listed:
+                break
+            time.sleep(0.1)
+        assert f"clip-{job['id']}" in listed
+        assert (
+            httpx.get(f"http://127.0.0.1:{env['TEMPORAL_UI_PORT']}/", timeout=10).status_code == 200
+        )
 
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(60) == 0
