@@ -35,6 +35,23 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
+def start_supervisor(root: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    """`make run`'s supervisor with everything under `root`, on free ports."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        DATA_DIR=str(root / "data"),
+        PORT=str(port),
+        TEMPORAL_PORT=str(free_port()),
+        TEMPORAL_UI_PORT=str(free_port()),
+        LOG_LEVEL="warning",
+    )
+    for inherited in ("DATABASE_URL", "TEMPORAL_ADDRESS"):
+        env.pop(inherited, None)
+    process = subprocess.Popen([sys.executable, "-m", "workers.dev"], env=env)
+    return process, f"http://127.0.0.1:{port}", env
+
+
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -49,21 +66,12 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120)
 
 
 def test_supervisor_runs_a_clip_and_stops_everything(tmp_path: Path, source_10s: Path) -> None:
-    port = free_port()
-    env = dict(
-        os.environ,
-        DATA_DIR=str(tmp_path / "data"),
-        PORT=str(port),
-        TEMPORAL_PORT=str(free_port()),
-        TEMPORAL_UI_PORT=str(free_port()),
-        LOG_LEVEL="warning",
-    )
-    for inherited in ("DATABASE_URL", "TEMPORAL_ADDRESS"):
-        env.pop(inherited, None)
-    supervisor = subprocess.Popen([sys.executable, "-m", "workers.dev"], env=env)
-    url = f"http://127.0.0.1:{port}"
+    supervisor, url, env = start_supervisor(tmp_path / "one")
+    # A second instance, with its own DATA_DIR and ports, runs beside the first.
+    beside, beside_url, _ = start_supervisor(tmp_path / "two")
     try:
         wait_ready(url, supervisor)
+        wait_ready(beside_url, beside)
         children = children_of(supervisor.pid)
         assert len(children) >= 3  # temporal dev server, API, worker (+ postgres via runuser)
 
@@ -114,16 +122,20 @@ def test_supervisor_runs_a_clip_and_stops_everything(tmp_path: Path, source_10s:
             httpx.get(f"http://127.0.0.1:{env['TEMPORAL_UI_PORT']}/", timeout=10).status_code == 200
         )
 
+        assert httpx.get(f"{beside_url}/api/jobs/{job['id']}").status_code == 404
+
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(60) == 0
+        assert httpx.get(f"{beside_url}/readyz").status_code == 200
         time.sleep(0.5)
         assert {pid for pid in children if _running(pid)} == set()
         # Postgres daemonizes away from the supervisor: find it by its data dir instead.
-        assert processes_mentioning(str(tmp_path)) == []
+        assert processes_mentioning(str(tmp_path / "one")) == []
     finally:
-        if supervisor.poll() is None:
-            supervisor.kill()
-            supervisor.wait()
+        for process in (supervisor, beside):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(60)
 
 
 def processes_mentioning(text: str) -> list[str]:
