@@ -6,7 +6,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from temporalio import activity
@@ -25,9 +25,7 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
-def _temporal_context(
-    _: Any, __: str, event: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
+def _temporal_context(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Inside an activity, name its workflow and activity: a log line leads to the Web UI."""
     if activity.in_activity():
         info = activity.info()
@@ -37,9 +35,12 @@ def _temporal_context(
     return event
 
 
-def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
+def configure_logging(
+    level: str = "info", *, json: bool | None = None, stream: TextIO | None = None
+) -> None:
     numeric = getattr(logging, level.upper(), logging.INFO)
-    render_json = (not sys.stderr.isatty()) if json is None else json
+    out = stream or sys.stderr
+    render_json = (not out.isatty()) if json is None else json
     renderer: Any = (
         structlog.processors.JSONRenderer() if render_json else structlog.dev.ConsoleRenderer()
     )
@@ -54,7 +55,7 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr)
