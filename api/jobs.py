@@ -77,12 +77,20 @@ class JobController(Controller):
         fields = {key: value for key, value in fields.items() if key != "filename"}
         fields["uploadKey"] = upload.key
         fields.setdefault("sourceType", "upload")
+        # The file is stored by now: when the job fields are wrong, say where it is, so the
+        # client can fix them with POST /api/jobs instead of uploading again.
         try:
             data = msgspec.convert(fields, CreateJobRequest, strict=False)
+            row, _ = await deps.jobs.create(data, idempotency_key)
         except msgspec.ValidationError as err:
-            await deps.storage.delete(upload.key)
-            raise ClipperError(ErrorCode.VALIDATION_ERROR, str(err)) from None
-        row, _ = await deps.jobs.create(data, idempotency_key)
+            raise ClipperError(
+                ErrorCode.VALIDATION_ERROR, str(err), {"uploadKey": upload.key}
+            ) from None
+        except ClipperError as err:
+            details = err.details if isinstance(err.details, dict) else {}
+            raise ClipperError(
+                err.code, err.message, {**details, "uploadKey": upload.key}
+            ) from None
         return await self._envelope(row, request, deps)
 
     @get("/{job_id:str}", summary="A job's status, progress and result")

@@ -37,7 +37,14 @@ async def test_bad_fields_of_a_one_request_job_are_400(stack: Stack, source_10s:
             files={"file": ("talk.mp4", handle, "video/mp4")},
         )
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "INVALID_RANGE"
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_RANGE"
+    # The upload is kept: the job can be fixed without sending the file again.
+    fixed = await stack.http.post(
+        "/api/jobs", json={"uploadKey": error["details"]["uploadKey"], "start": 3, "end": 5}
+    )
+    assert fixed.status_code == 202, fixed.text
+    assert (await stack.wait_for(fixed.json()["job"]["id"]))["status"] == "done"
 
 
 async def test_a_raw_body_upload_works_too(stack: Stack, source_10s: Path) -> None:
