@@ -5,8 +5,9 @@
 
 Generates a 60 s 1080p H.264 source, uploads it, and makes a 30 s clip in `fast` and
 `reencode` mode through the API (job time: create -> done, polled every 10 ms for 2 s,
-then every 100 ms). In the same run it times bare ffmpeg doing the same cuts (the same argv the service builds), and prints
-per mode: job time, ffmpeg time and the difference. Target: `fast` adds <= 0.5 s.
+then every 100 ms). In the same run it times bare ffmpeg doing the same cuts (the argv
+the service builds) and prints per mode: job time, ffmpeg time and the difference.
+Target: `fast` adds <= 0.5 s.
 """
 
 from __future__ import annotations

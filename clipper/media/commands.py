@@ -95,11 +95,13 @@ def keyframes_args(
     after_sec: float = 1.0,
     stream_index: int | None = None,
 ) -> list[str]:
-    """ffprobe listing the keyframes of one video stream in [around-window, around+after].
+    """ffprobe listing the keyframe packets of one video stream in [around-window, around+after].
 
-    Times are raw timestamps (ffprobe's `pts_time`). ffprobe seeks to the keyframe at or
-    before the window's start and stops reading at its end, so cost is bounded by the window,
-    not the file; frames other than keyframes are not even decoded.
+    Times are raw timestamps (`pts_time`, or `dts_time` where a container has no pts).
+    ffprobe seeks to the keyframe at or before the window's start and stops reading at its
+    end, so the cost is bounded by the window, not the file. Packets are read, not decoded:
+    their keyframe flag is the container's index, the same one ffmpeg's seek (and so a
+    stream copy) starts from, and reading it costs no decoding of 4K frames.
     """
     start = around_sec - window_sec
     end = around_sec + after_sec
@@ -110,12 +112,10 @@ def keyframes_args(
         "error",
         "-select_streams",
         "v:0" if stream_index is None else str(stream_index),
-        "-skip_frame",
-        "nokey",
         "-read_intervals",
         f"{seconds(start)}%{seconds(end)}",
         "-show_entries",
-        "frame=key_frame,pts_time,best_effort_timestamp_time",
+        "packet=pts_time,dts_time,flags",
         "-print_format",
         "json",
         media_arg(input),

@@ -74,17 +74,17 @@ async def probe(input: str, *, timeout_sec: float | None = PROBE_TIMEOUT_SEC) ->
 
 
 def parse_keyframes(doc: dict[str, Any]) -> list[float]:
-    """Sorted keyframe timestamps from `ffprobe -show_entries frame=...` JSON."""
+    """Sorted keyframe timestamps from `ffprobe -show_entries packet=pts_time,dts_time,flags`."""
     times: set[float] = set()
-    for frame in doc.get("frames") or ():
-        if str(frame.get("key_frame")) != "1":
-            continue  # a decoder that ignored -skip_frame
-        for key in ("pts_time", "best_effort_timestamp_time"):
+    for packet in doc.get("packets") or ():
+        if "K" not in str(packet.get("flags", "")):
+            continue
+        for key in ("pts_time", "dts_time"):
             try:
-                times.add(float(frame[key]))
+                times.add(float(packet[key]))
                 break
             except (KeyError, TypeError, ValueError):
-                continue
+                continue  # "N/A": no pts in this container, try the dts
     return sorted(times)
 
 

@@ -57,8 +57,8 @@ def test_probe_args() -> None:
 def test_keyframes_args_reads_a_window_only() -> None:
     assert keyframes_args("/data/in.mkv", 100.0, 30.0) == [
         "ffprobe", "-hide_banner", "-v", "error", "-select_streams", "v:0",
-        "-skip_frame", "nokey", "-read_intervals", "70.000000%101.000000",
-        "-show_entries", "frame=key_frame,pts_time,best_effort_timestamp_time",
+        "-read_intervals", "70.000000%101.000000",
+        "-show_entries", "packet=pts_time,dts_time,flags",
         "-print_format", "json", "file:/data/in.mkv",
     ]  # fmt: skip
 

@@ -105,13 +105,14 @@ async def test_no_keyframe_at_all(fake: FakeProbe) -> None:
 
 def test_parse_keyframes() -> None:
     doc = {
-        "frames": [
-            {"key_frame": 1, "pts_time": "4.000000", "best_effort_timestamp_time": "4.000000"},
-            {"key_frame": 0, "pts_time": "4.040000"},  # a decoder ignoring -skip_frame
-            {"key_frame": 1, "best_effort_timestamp_time": "2.000000"},  # no pts (AVI)
-            {"key_frame": 1, "pts_time": "N/A", "best_effort_timestamp_time": "6.000000"},
-            {"key_frame": 1, "pts_time": "4.000000"},
-            {"key_frame": 1},
+        "packets": [
+            {"pts_time": "4.000000", "dts_time": "3.920000", "flags": "K__"},
+            {"pts_time": "4.040000", "dts_time": "3.960000", "flags": "___"},  # not a keyframe
+            {"pts_time": "N/A", "dts_time": "2.000000", "flags": "K_"},  # no pts (AVI)
+            {"dts_time": "6.000000", "flags": "K__"},
+            {"pts_time": "4.000000", "flags": "K"},  # the same keyframe twice
+            {"flags": "K__"},  # no time at all
+            {"pts_time": "8.000000", "flags": "_D_"},  # a discarded packet
         ]
     }
     assert parse_keyframes(doc) == [2.0, 4.0, 6.0]
