@@ -55,7 +55,7 @@ class ClipActivities:
                     "the source file is gone (expired or deleted); upload it again",
                 )
             source = await self.storage.media_input(request.source_key)
-            return ProbeOutput(media=await probe(source))
+            return ProbeOutput(media=await probe(source, keyframes_near=request.keyframes_near))
 
     @activity.defn(name="clip.cut")
     async def cut(self, request: CutInput) -> CutOutput:

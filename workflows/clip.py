@@ -80,7 +80,7 @@ class ClipWorkflow:
             await self._record(job, "processing", stage="probing")
             probe = await workflow.execute_activity(
                 "clip.probe",
-                ProbeInput(job.job_id, job.spec.source_key),
+                ProbeInput(job.job_id, job.spec.source_key, keyframes_near=job.spec.start),
                 result_type=ProbeOutput,
                 task_queue=job.encode_queue,
                 start_to_close_timeout=policies.PROBE_TIMEOUT,

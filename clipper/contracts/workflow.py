@@ -53,6 +53,8 @@ class StatusUpdate:
 class ProbeInput:
     job_id: str
     source_key: str
+    # Also list the keyframes before this point (the clip's start), in the same ffprobe run.
+    keyframes_near: float | None = None
 
 
 @dataclass(frozen=True)

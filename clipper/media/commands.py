@@ -73,18 +73,25 @@ def escape_filter_arg(value: str) -> str:
     return escape_filter_graph(escape_filter_option(value))
 
 
-def probe_args(input: str) -> list[str]:
-    return [
-        FFPROBE,
-        "-hide_banner",
-        "-v",
-        "error",
-        "-print_format",
-        "json",
-        "-show_format",
-        "-show_streams",
-        media_arg(input),
-    ]
+def probe_args(input: str, *, keyframes_near: float | None = None) -> list[str]:
+    """ffprobe of format and streams; with `keyframes_near`, also the packets (read, not
+    decoded) of one window before that point: a process costs ~60 ms to start here, and
+    this one also answers where the clip's first keyframe is."""
+    argv = [FFPROBE, "-hide_banner", "-v", "error", "-print_format", "json"]
+    if keyframes_near is not None:
+        start = max(0.0, keyframes_near - KEYFRAME_LOOKBACK_SEC)
+        argv += [
+            "-read_intervals",
+            f"{seconds(start)}%{seconds(keyframes_near + 1.0)}",
+            "-show_entries",
+            "packet=stream_index,pts_time,dts_time,flags",
+        ]
+    return [*argv, "-show_format", "-show_streams", media_arg(input)]
+
+
+# How far before a cut point a probe lists keyframes: more than the GOP of almost any
+# source (long-GOP sources fall back to the widening search of probe.keyframe_at_or_before).
+KEYFRAME_LOOKBACK_SEC = 20.0
 
 
 def keyframes_args(

@@ -65,6 +65,25 @@ class AudioStream:
 
 
 @dataclass(frozen=True)
+class KeyframeSpan:
+    """Every keyframe of the video stream read between `first` and `last` (raw timestamps).
+
+    The listing is complete over that span, so the keyframe at or before any time inside
+    it is known without reading the source again.
+    """
+
+    first: float
+    last: float
+    keyframes: tuple[float, ...]
+
+    def keyframe_at_or_before(self, t: float, epsilon: float = 1e-6) -> float | None:
+        if not (self.first - epsilon <= t <= self.last + epsilon):
+            return None
+        before = [k for k in self.keyframes if k <= t + epsilon]
+        return before[-1] if before else None
+
+
+@dataclass(frozen=True)
 class MediaInfo:
     duration_sec: float
     # Timestamp of the earliest packet (format level). Seeks with ffmpeg's input `-ss` are
@@ -74,6 +93,16 @@ class MediaInfo:
     bit_rate: int | None
     video: VideoStream | None
     audio: tuple[AudioStream, ...]
+    # Keyframes read around the points a probe was asked about (the clip's ends).
+    keyframe_spans: tuple[KeyframeSpan, ...] = ()
+
+    def known_keyframe_at_or_before(self, t: float) -> float | None:
+        """The keyframe at or before raw time `t`, when a probe already listed it."""
+        for span in self.keyframe_spans:
+            found = span.keyframe_at_or_before(t)
+            if found is not None:
+                return found
+        return None
 
     @property
     def has_video(self) -> bool:

@@ -6,11 +6,12 @@ import json
 import os
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from clipper.errors import ClipperError, ErrorCode
 from clipper.media.commands import keyframes_args, media_arg, probe_args
-from clipper.media.info import MediaInfo, parse_ffprobe
+from clipper.media.info import KeyframeSpan, MediaInfo, parse_ffprobe
 from clipper.media.runner import ProcessError, run_process
 
 PROBE_TIMEOUT_SEC = 120.0
@@ -50,12 +51,23 @@ def _reason(tail: Sequence[str], input: str) -> str:
     return scrub(tail[-1], input)[:300] if tail else "no diagnostic"
 
 
-async def probe(input: str, *, timeout_sec: float | None = PROBE_TIMEOUT_SEC) -> MediaInfo:
-    """MediaInfo of `input`; ClipperError(UNSUPPORTED_MEDIA) when it is not clippable media."""
+async def probe(
+    input: str,
+    *,
+    keyframes_near: float | None = None,
+    timeout_sec: float | None = PROBE_TIMEOUT_SEC,
+) -> MediaInfo:
+    """MediaInfo of `input`; ClipperError(UNSUPPORTED_MEDIA) when it is not clippable media.
+
+    With `keyframes_near` (seconds), the result also lists the keyframes of a window before
+    that point (`MediaInfo.keyframe_spans`), read by the same ffprobe run.
+    """
     if _missing_local_file(input):
         raise ClipperError(ErrorCode.SOURCE_UNAVAILABLE, "the source file is missing")
     try:
-        result = await run_process(probe_args(input), timeout_sec=timeout_sec)
+        result = await run_process(
+            probe_args(input, keyframes_near=keyframes_near), timeout_sec=timeout_sec
+        )
     except ProcessError as exc:
         raise ClipperError(
             ErrorCode.UNSUPPORTED_MEDIA,
@@ -70,21 +82,48 @@ async def probe(input: str, *, timeout_sec: float | None = PROBE_TIMEOUT_SEC) ->
         ) from None
     if not isinstance(doc, dict):
         raise ClipperError(ErrorCode.UNSUPPORTED_MEDIA, "not a readable video or audio file")
-    return parse_ffprobe(doc)
+    info = parse_ffprobe(doc)
+    span = keyframe_span(doc, info)
+    return replace(info, keyframe_spans=(span,)) if span is not None else info
+
+
+def keyframe_span(doc: dict[str, Any], info: MediaInfo) -> KeyframeSpan | None:
+    """The keyframes among the video packets ffprobe listed, and the span they cover."""
+    if info.video is None:
+        return None
+    index = info.video.index
+    times: list[float] = []
+    keyframes: set[float] = set()
+    for packet in doc.get("packets") or ():
+        if packet.get("stream_index") != index:
+            continue
+        time = _packet_time(packet)
+        if time is None:
+            continue
+        times.append(time)
+        if "K" in str(packet.get("flags", "")):
+            keyframes.add(time)
+    if not keyframes:
+        return None
+    return KeyframeSpan(first=min(times), last=max(times), keyframes=tuple(sorted(keyframes)))
+
+
+def _packet_time(packet: dict[str, Any]) -> float | None:
+    for key in ("pts_time", "dts_time"):
+        try:
+            return float(packet[key])
+        except (KeyError, TypeError, ValueError):
+            continue  # "N/A": no pts in this container, try the dts
+    return None
 
 
 def parse_keyframes(doc: dict[str, Any]) -> list[float]:
     """Sorted keyframe timestamps from `ffprobe -show_entries packet=pts_time,dts_time,flags`."""
-    times: set[float] = set()
-    for packet in doc.get("packets") or ():
-        if "K" not in str(packet.get("flags", "")):
-            continue
-        for key in ("pts_time", "dts_time"):
-            try:
-                times.add(float(packet[key]))
-                break
-            except (KeyError, TypeError, ValueError):
-                continue  # "N/A": no pts in this container, try the dts
+    times = {
+        time
+        for packet in doc.get("packets") or ()
+        if "K" in str(packet.get("flags", "")) and (time := _packet_time(packet)) is not None
+    }
     return sorted(times)
 
 
@@ -131,6 +170,8 @@ async def keyframe_at_or_before(
     window holds no keyframe (long GOPs, screen recordings with one keyframe).
     With `info`, the search uses its video stream and stops at its start.
     """
+    if info is not None and (known := info.known_keyframe_at_or_before(t)) is not None:
+        return known
     stream_index = info.video.index if info is not None and info.video is not None else None
     floor = info.start_time if info is not None else 0.0
     ceiling = info.end_time if info is not None else None

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
 from clipper.errors import ClipperError, ErrorCode
 from clipper.media import probe as probe_module
+from clipper.media.commands import probe_args
 from clipper.media.info import MediaInfo, VideoStream
 from clipper.media.probe import (
     keyframe_at_or_before,
+    keyframe_span,
     parse_keyframes,
     scrub,
     stderr_says_corrupt,
@@ -149,3 +151,47 @@ def test_scrub_removes_paths_and_names() -> None:
 )
 def test_stderr_says_corrupt(line: str, corrupt: bool) -> None:
     assert stderr_says_corrupt([line]) is corrupt
+
+
+def _packets(video: list[tuple[float, str]], audio_times: list[float]) -> dict[str, object]:
+    packets = [{"stream_index": 0, "pts_time": f"{t:.6f}", "flags": flags} for t, flags in video]
+    packets += [{"stream_index": 1, "pts_time": f"{t:.6f}", "flags": "K__"} for t in audio_times]
+    return {"packets": packets}
+
+
+def test_a_probe_window_lists_the_video_keyframes_it_covered() -> None:
+    doc = _packets(
+        [(4.0, "K__"), (4.04, "___"), (6.0, "K__"), (6.04, "___"), (7.96, "___")],
+        audio_times=[5.0, 7.0, 9.0],  # audio packets are all "keyframes": they must not count
+    )
+    span = keyframe_span(doc, _info(0.0, 60.0))
+    assert span is not None
+    assert (span.first, span.last, span.keyframes) == (4.0, 7.96, (4.0, 6.0))
+    assert span.keyframe_at_or_before(5.9) == 4.0
+    assert span.keyframe_at_or_before(6.5) == 6.0
+    # Outside what was read nothing is claimed: a keyframe could hide there.
+    assert span.keyframe_at_or_before(8.5) is None
+    assert span.keyframe_at_or_before(3.0) is None
+
+
+async def test_a_known_keyframe_spares_the_search(fake: FakeProbe) -> None:
+    fake.keyframes = [0.0, 2.0, 4.0, 6.0]
+    span = keyframe_span(
+        _packets([(2.0, "K"), (3.0, "_"), (4.0, "K"), (5.0, "_")], []), _info(0, 60)
+    )
+    info = replace(_info(0.0, 60.0), keyframe_spans=(span,))  # type: ignore[arg-type]
+    assert await keyframe_at_or_before("in.mp4", 4.5, info=info) == 4.0
+    assert fake.calls == []
+    # Past the span, the search reads the source as before.
+    assert await keyframe_at_or_before("in.mp4", 6.5, info=info) == 6.0
+    assert fake.calls
+
+
+def test_probe_args_with_a_keyframe_window() -> None:
+    argv = probe_args("in.mp4", keyframes_near=30.0)
+    assert argv[argv.index("-read_intervals") + 1] == "10.000000%31.000000"
+    assert "packet=stream_index,pts_time,dts_time,flags" in argv
+    assert probe_args("in.mp4", keyframes_near=5.0)[argv.index("-read_intervals") + 1].startswith(
+        "0.000000%"
+    )
+    assert "-read_intervals" not in probe_args("in.mp4")
