@@ -135,13 +135,13 @@ class ClipWorkflow:
                 )
             except ActivityError as err:
                 if not _worker_lost(err) or attempt == policies.STICKY_ATTEMPTS:
-                    raise
+                    raise  # the scratch stays known, for the failure handler to discard
                 workflow.logger.warning(
                     "worker %s lost before publishing; cutting again", cut.worker_queue
                 )
+                self._scratch_queue = None  # gone with its worker
                 continue
-            finally:
-                self._scratch_queue = None
+            self._scratch_queue = None  # publish moved the clip out of scratch
             return ClipJobOutput(published.key, published.bytes, cut.receipt)
         raise AssertionError("unreachable: the last attempt returns or raises")
 

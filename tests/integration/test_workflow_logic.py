@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowFailureError
-from temporalio.exceptions import ApplicationError
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -46,10 +48,17 @@ class Fakes:
     """Activities under the workflow's names, recording what they were asked."""
 
     def __init__(
-        self, queue: str, *, publish_failures: int = 0, cut_error: Exception | None = None
+        self,
+        queue: str,
+        *,
+        publish_failures: int = 0,
+        cut_error: Exception | None = None,
+        publish_hangs: bool = False,
     ):
         self.queue = queue
         self.publish_failures = publish_failures
+        self.publish_hangs = publish_hangs
+        self.publishing = asyncio.Event()
         self.cut_error = cut_error
         self.updates: list[StatusUpdate] = []
         self.cuts = 0
@@ -74,6 +83,10 @@ class Fakes:
 
         @activity.defn(name="clip.publish")
         async def publish(request: PublishInput) -> PublishOutput:
+            self.publishing.set()
+            while self.publish_hangs:  # until canceled
+                activity.heartbeat()
+                await asyncio.sleep(0.05)
             if self.publish_failures:
                 self.publish_failures -= 1
                 raise ApplicationError("gone", type=SCRATCH_LOST, non_retryable=True)
@@ -86,22 +99,34 @@ class Fakes:
         return [record_status, probe, cut, publish, discard]
 
 
-async def run_clip(env: WorkflowEnvironment, fakes: Fakes) -> Any:
-    """Run one ClipWorkflow on a private queue served by `fakes`."""
+def fake_worker(env: WorkflowEnvironment, fakes: Fakes) -> Worker:
+    return Worker(
+        env.client,
+        task_queue=fakes.queue,
+        workflows=[ClipWorkflow],
+        activities=fakes.activities(),
+        max_heartbeat_throttle_interval=timedelta(milliseconds=200),
+    )
+
+
+async def start_clip(env: WorkflowEnvironment, fakes: Fakes) -> WorkflowHandle[Any, Any]:
+    """Start one ClipWorkflow whose activities all run on the fakes' private queue."""
     job_id = str(uuid.uuid4())
-    async with Worker(
-        env.client, task_queue=fakes.queue, workflows=[ClipWorkflow], activities=fakes.activities()
-    ):
-        return await env.client.execute_workflow(
-            ClipWorkflow.run,
-            ClipJobInput(
-                job_id,
-                ClipSpec("sources/x/source.mp4", 1.0, 2.0, "fast"),
-                encode_queue=fakes.queue,
-            ),
-            id=f"clip-{job_id}",
-            task_queue=fakes.queue,
-        )
+    return await env.client.start_workflow(
+        ClipWorkflow.run,
+        ClipJobInput(
+            job_id,
+            ClipSpec("sources/x/source.mp4", 1.0, 2.0, "fast"),
+            encode_queue=fakes.queue,
+        ),
+        id=f"clip-{job_id}",
+        task_queue=fakes.queue,
+    )
+
+
+async def run_clip(env: WorkflowEnvironment, fakes: Fakes) -> Any:
+    async with fake_worker(env, fakes):
+        return await (await start_clip(env, fakes)).result()
 
 
 @pytest.fixture
@@ -129,6 +154,21 @@ async def test_a_lost_scratch_file_means_cutting_again(
     await run_clip(temporal_env, fakes)
     assert fakes.cuts == 2
     assert fakes.updates[-1].status == "done"
+
+
+async def test_canceled_while_publishing_discards_the_scratch(
+    temporal_env: WorkflowEnvironment, queue: str
+) -> None:
+    fakes = Fakes(queue, publish_hangs=True)
+    async with fake_worker(temporal_env, fakes):
+        handle = await start_clip(temporal_env, fakes)
+        await asyncio.wait_for(fakes.publishing.wait(), 30)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as info:
+            await handle.result()
+    assert isinstance(info.value.cause, CancelledError)
+    assert fakes.discards == 1
+    assert fakes.updates[-1].status == "canceled"
 
 
 async def test_a_permanent_error_fails_the_job_with_its_code(
