@@ -67,6 +67,12 @@ class UploadService:
             if size == 0:
                 raise ClipperError(ErrorCode.UNSUPPORTED_MEDIA, "the uploaded file is empty")
             media = await probe(await self.storage.media_input(key))
+            if media.video is None:
+                # A clip is a video; an audio-only file is refused now, not after a job.
+                raise ClipperError(
+                    ErrorCode.UNSUPPORTED_MEDIA,
+                    "the file has no video stream; clipper cuts video files",
+                )
             if media.duration_sec > self.settings.max_source_seconds:
                 raise ClipperError(
                     ErrorCode.UPLOAD_TOO_LARGE,

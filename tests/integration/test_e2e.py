@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,31 @@ async def test_non_media_upload_is_415(stack: Stack, tmp_path: Path) -> None:
     assert response.status_code == 415
     assert response.json()["error"]["code"] == "UNSUPPORTED_MEDIA"
     assert not any((stack.settings.data_dir / "sources").glob("*/*"))
+
+
+async def test_audio_only_upload_is_415(stack: Stack, tmp_path: Path) -> None:
+    audio = tmp_path / "talk.m4a"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=3",
+            "-c:a",
+            "aac",
+            str(audio),
+        ],
+        check=True,
+    )
+    with audio.open("rb") as handle:
+        response = await stack.http.post("/api/uploads", files={"file": ("talk.m4a", handle)})
+    assert response.status_code == 415
+    error = response.json()["error"]
+    assert error["code"] == "UNSUPPORTED_MEDIA"
+    assert "no video stream" in error["message"]
 
 
 async def test_bad_ranges_and_unknown_ids(stack: Stack, source_10s: Path) -> None:
