@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import ffmpeg
 
+from clipper.domain.cut_plan import Copy, Reencode
+from clipper.media.encoder_match import EncoderMatch
 from clipper.media.info import AudioStream, MediaInfo
 
 FFMPEG = "ffmpeg"
@@ -246,3 +249,169 @@ def reencode_cut_args(
     if start_sec - seek > 0:
         options["ss"] = seconds(start_sec - seek)
     return _compile(ffmpeg.output(*streams, media_arg(output), **options))
+
+
+# --- Smart cut ------------------------------------------------------------------------------
+# Pieces keep the source's raw timestamps (`-copyts`), so they line up when joined. H.264 and
+# HEVC pieces are MPEG-TS: byte-concatenated they form one stream whose PES headers carry every
+# packet's PTS and DTS as they were. VP9 cannot go into MPEG-TS; its pieces are Matroska, joined
+# by the concat demuxer (VP9 packets have no reordering, so their PTS is all there is).
+
+# MPEG-TS clock; the re-encoded pieces use it too, so their DTS shift is in the same units.
+TS_TICKS_PER_SEC = 90_000
+# How far past the last copied keyframe the copy reads: it must get to that keyframe's packet,
+# which is where the segmenter ends the copied part.
+COPY_OVERRUN_SEC = 1.0
+# Access unit delimiters (NAL types): the MPEG-TS muxer adds them and MP4 does not want them.
+_AUD_NAL_TYPES = {"h264": "9", "hevc": "35"}
+# HEVC RADL and RASL pictures: the leading pictures of a CRA keyframe.
+_HEVC_LEADING_NAL_TYPES = "6|7|8|9"
+
+
+def _smart_piece_format(family: str) -> tuple[str, str]:
+    """Muxer and the options that keep its timestamps exactly as given."""
+    if family == "vp9":
+        return "matroska", "avoid_negative_ts=disabled"
+    # initial_discontinuity: the demuxer must not take the next piece's restarted continuity
+    # counters for lost packets.
+    return "mpegts", "avoid_negative_ts=disabled:mpegts_flags=+initial_discontinuity"
+
+
+def smart_encode_args(
+    input: str,
+    output: str | os.PathLike[str],
+    piece: Reencode,
+    info: MediaInfo,
+    match: EncoderMatch,
+) -> list[str]:
+    """Re-encode the frames of one piece of a smart cut with encoder settings matched to the
+    source.
+
+    Decoding starts at `piece.seek`, so the first frame kept is `piece.start`, and stops after
+    `piece.frames`: counted frames, not a duration, so no rounding can add or lose one. The
+    source's display matrix is left alone (`-noautorotate`): the copied middle keeps it too.
+    Frames keep their raw timestamps (`-copyts`, `-fps_mode passthrough`). The DTS of the
+    piece is set to trail its PTS by `piece.dts_delay` from its first packet on: STARTPTS and
+    STARTDTS are that packet's, whatever delay the encoder chose.
+    """
+    if info.video is None:
+        raise ValueError("smart_encode_args needs a source with a video stream")
+    muxer, _ = _smart_piece_format(match.family)
+    argv = [
+        FFMPEG, *_FFMPEG_GLOBAL, *_PROGRESS, "-y", "-copyts", "-noautorotate",
+        "-ss", seconds(max(0.0, piece.seek - info.start_time)), "-i", media_arg(input),
+        "-map", f"0:{info.video.index}", "-frames:v", str(piece.frames), *match.options,
+        "-fps_mode", "passthrough", "-map_metadata", "-1", "-avoid_negative_ts", "disabled",
+    ]  # fmt: skip
+    if match.family == "vp9":
+        argv += ["-enc_time_base:v", "-1"]
+    else:
+        delay = round(piece.dts_delay * TS_TICKS_PER_SEC)
+        argv += [
+            "-enc_time_base:v", f"1:{TS_TICKS_PER_SEC}",
+            "-bsf:v", f"setts=pts=PTS:dts=DTS-STARTDTS+STARTPTS-{delay}",
+            "-mpegts_flags", "+initial_discontinuity",
+        ]  # fmt: skip
+    return [*argv, "-f", muxer, media_arg(output)]
+
+
+def smart_copy_args(
+    input: str,
+    parts: Sequence[tuple[str | os.PathLike[str], Copy]],
+    info: MediaInfo,
+    family: str,
+) -> list[str]:
+    """Stream-copy whole GOPs of the source, one output per part, by one ffmpeg run.
+
+    Each output is a keyframe-aligned segmenter: segment 0 holds what the seek read before the
+    part's first keyframe, segment 1 the part itself (up to its end keyframe, exclusive), so
+    the part is cut on packet boundaries in decode order and never by a rounded time. The
+    `pattern` of each part is a file name with `%d` for the segment number.
+    """
+    if info.video is None:
+        raise ValueError("smart_copy_args needs a source with a video stream")
+    muxer, muxer_options = _smart_piece_format(family)
+    seek = min(copy.split_at for _, copy in parts)
+    argv = [
+        FFMPEG, *_FFMPEG_GLOBAL, *_PROGRESS, "-y", "-copyts",
+        "-ss", seconds(max(0.0, seek - info.start_time)), "-i", media_arg(input),
+    ]  # fmt: skip
+    for pattern, copy in parts:
+        argv += ["-map", f"0:{info.video.index}", "-c:v", "copy"]
+        if copy.drop_leading:
+            argv += ["-bsf:v", f"filter_units=remove_types={_HEVC_LEADING_NAL_TYPES}"]
+        times = [copy.split_at]
+        if copy.until is not None and copy.split_until is not None:
+            # Raw time, as -copyts keeps it; compared with decode times.
+            argv += ["-to", seconds(copy.until + COPY_OVERRUN_SEC)]
+            times.append(copy.split_until)
+        argv += [
+            "-avoid_negative_ts", "disabled", "-f", "segment", "-write_empty_segments", "1",
+            "-segment_times", ",".join(seconds(t) for t in times),
+            "-segment_format", muxer, "-segment_format_options", muxer_options,
+            media_arg(pattern),
+        ]  # fmt: skip
+    return argv
+
+
+def smart_concat_list(family: str, pieces: Sequence[tuple[str | os.PathLike[str], float]]) -> str:
+    """The list file that joins the pieces: (path, pts of its first frame) in order."""
+    if family != "vp9":
+        # The concat protocol's list: one URL a line, read as bytes one after another.
+        return "".join(media_arg(path) + "\n" for path, _ in pieces)
+    # The concat demuxer shifts each file by the durations before it; with every duration the
+    # distance between first frames, each frame lands where it was relative to the first.
+    lines = ["ffconcat version 1.0"]
+    for n, (path, first) in enumerate(pieces):
+        quoted = media_arg(path).replace("'", "'\\''")
+        lines.append(f"file '{quoted}'")
+        if n + 1 < len(pieces):
+            lines.append(f"duration {seconds(pieces[n + 1][1] - first)}")
+    return "\n".join(lines) + "\n"
+
+
+def smart_join_args(
+    input: str,
+    pieces_list: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    first_frame: float,
+    end: float,
+    info: MediaInfo,
+    family: str,
+) -> list[str]:
+    """Join the pieces (listed by `smart_concat_list`) without re-encoding them, add the audio
+    of [first_frame, end) from the source, and write a faststart MP4.
+
+    `first_frame` and `end` are raw times. The audio is taken the way a fast cut takes it:
+    copied where MP4 can carry it (the edit list hides what lies before the first frame, so
+    it starts in sync to the sample), else encoded to AAC from exactly there. The pieces carry
+    no display matrix, so the source's rotation is written again.
+    """
+    video = info.video
+    if video is None:
+        raise ValueError("smart_join_args needs a source with a video stream")
+    argv = [FFMPEG, *_FFMPEG_GLOBAL, *_PROGRESS, "-y"]
+    if family == "vp9":
+        argv += ["-f", "concat", "-safe", "0", "-i", media_arg(pieces_list)]
+    else:
+        argv += ["-f", "mpegts", "-i", "concatf:" + media_arg(pieces_list)]
+    if info.audio:
+        argv += ["-ss", seconds(max(0.0, first_frame - info.start_time)), "-i", media_arg(input)]
+    argv += ["-map", "0:v:0"]
+    for stream in info.audio:
+        argv += ["-map", f"1:{stream.index}"]
+    argv += ["-c:v", "copy"]
+    if family in _AUD_NAL_TYPES:
+        argv += ["-bsf:v", f"filter_units=remove_types={_AUD_NAL_TYPES[family]}"]
+    if family == "hevc":
+        argv += ["-tag:v", "hvc1"]
+    for key, value in _audio_options(info, copy=True).items():
+        argv += [f"-{key}", str(value)]
+    if video.rotation:
+        # ffmpeg 5.1 writes the `rotate` tag as the display matrix, turned the other way.
+        argv += ["-metadata:s:v:0", f"rotate={(360 - video.rotation) % 360}"]
+    argv += [
+        "-t", seconds(end - first_frame), "-map_metadata", "-1", "-map_chapters", "-1",
+        "-movflags", "+faststart", "-f", "mp4", media_arg(output),
+    ]  # fmt: skip
+    return argv

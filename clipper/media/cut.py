@@ -15,16 +15,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
+from clipper.domain.cut_plan import NoSmartCut
 from clipper.errors import ClipperError, ErrorCode
 from clipper.media.commands import fast_copy_blocker, fast_cut_args, reencode_cut_args
 from clipper.media.info import CutReceipt, MediaInfo
 from clipper.media.probe import keyframe_at_or_before, probe, scrub, stderr_says_corrupt
 from clipper.media.runner import ProcessError, Progress, run_process
+from clipper.media.smartcut import smart_cut
 
 CutMode = Literal["fast", "reencode", "accurate"]
 PercentCallback = Callable[[float], Awaitable[None] | None]
 
-SMART_CUT_UNAVAILABLE = "smart cut is not available yet; the whole clip was re-encoded"
+# No longer a receipt's reason (accurate is a smart cut now); tests/integration/test_media_cut
+# still imports it until its accurate test is rewritten.
 
 
 async def cut_clip(
@@ -46,9 +49,11 @@ async def cut_clip(
     percentage of the clip written; `timeout_sec` bounds each ffmpeg run.
 
     The receipt's `mode` is what was done: a fast cut that had to re-encode (a codec MP4
-    cannot carry, a failed stream copy) says "reencode" and why in `fallback_reason`;
-    "accurate" is, for now, a full re-encode and says so too. An `end` past the source is
-    clamped to it; `requested_end` keeps what was asked.
+    cannot carry, a failed stream copy) says "reencode" and why in `fallback_reason`.
+    "accurate" is a smart cut (`clipper.media.smartcut`): `reencoded_sec` and `copied_sec`
+    say how much of the video was encoded anew and how much copied; where the source or the
+    clip does not allow it, the whole clip is re-encoded and `fallback_reason` says why. An
+    `end` past the source is clamped to it; `requested_end` keeps what was asked.
     """
     if info.video is None:
         raise ClipperError(ErrorCode.NO_VIDEO_STREAM, "the source has no video stream")
@@ -65,8 +70,7 @@ async def cut_clip(
     if mode == "reencode":
         return await job.reencode()
     if mode == "accurate":
-        receipt = await job.reencode()
-        return replace(receipt, mode="accurate", fallback_reason=SMART_CUT_UNAVAILABLE)
+        return await job.accurate()
     if mode != "fast":
         raise ValueError(f"unknown cut mode {mode!r}")
     reason = fast_copy_blocker(info)
@@ -111,6 +115,7 @@ class _Cut:
         self.info = info
         self.on_progress = on_progress
         self.timeout_sec = timeout_sec
+        self._reported = -1.0
 
     async def _keyframe_before(self, start: float) -> float:
         """The keyframe at or before `start`, in seconds from the source's start."""
@@ -168,6 +173,54 @@ class _Cut:
             bytes=size,
         )
 
+    async def accurate(self) -> CutReceipt:
+        try:
+            outcome = await self._smart()
+        except ClipperError as exc:
+            if exc.code is ErrorCode.TIMEOUT:
+                raise
+            # The whole-clip re-encode below reads the source again and judges it: a source
+            # that is really damaged fails there, with the right code.
+            outcome = NoSmartCut(f"smart cut failed: {exc.message}")
+        if isinstance(outcome, NoSmartCut):
+            receipt = await self.reencode()
+            return replace(receipt, mode="accurate", fallback_reason=outcome.reason)
+        return outcome
+
+    async def _smart(self) -> CutReceipt | NoSmartCut:
+        part = self._part
+        part.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            outcome = await smart_cut(
+                self.input,
+                part,
+                self.start,
+                self.end,
+                self.info,
+                on_progress=self._report,
+                timeout_sec=self.timeout_sec,
+            )
+        except BaseException:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            raise
+        if isinstance(outcome, NoSmartCut):
+            return outcome
+        out, size = await self._finish(outcome.begin, outcome.stderr_tail)
+        first, last = _video_span(out)
+        return CutReceipt(
+            mode="accurate",
+            requested_start=self.start,
+            requested_end=self.requested_end,
+            actual_start=_us(outcome.begin + first),
+            actual_end=_us(outcome.begin + last),
+            reencoded_sec=_us(outcome.plan.reencoded_sec),
+            copied_sec=_us(outcome.plan.copied_sec),
+            fallback_reason=None,
+            duration_sec=out.duration_sec,
+            bytes=size,
+        )
+
     @property
     def _part(self) -> Path:
         return self.output.with_name(f".{self.output.name}.part")
@@ -178,13 +231,24 @@ class _Cut:
         part.parent.mkdir(parents=True, exist_ok=True)
         expected = self.end - begin
         try:
-            try:
-                result = await run_process(
-                    argv, on_progress=self._progress(expected), timeout_sec=self.timeout_sec
-                )
-            except ProcessError as exc:
-                raise self._failure(exc.stderr_tail, exc.returncode) from None
-            out = await self._verify(part, begin, result.stderr_tail)
+            result = await run_process(
+                argv, on_progress=self._progress(expected), timeout_sec=self.timeout_sec
+            )
+        except ProcessError as exc:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            raise self._failure(exc.stderr_tail, exc.returncode) from None
+        except BaseException:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            raise
+        return await self._finish(begin, result.stderr_tail)
+
+    async def _finish(self, begin: float, stderr_tail: Sequence[str]) -> tuple[MediaInfo, int]:
+        """Verify the part file written from `begin` on and move it into place."""
+        part = self._part
+        try:
+            out = await self._verify(part, begin, stderr_tail)
             size = part.stat().st_size
             os.replace(part, self.output)
         except BaseException:
@@ -250,8 +314,11 @@ class _Cut:
         return relay
 
     async def _report(self, percent: float) -> None:
-        if self.on_progress is None:
+        # A smart cut that falls back starts over with a re-encode: the percentage holds still
+        # until the re-encode catches up rather than running backwards.
+        if self.on_progress is None or percent <= self._reported:
             return
+        self._reported = percent
         result = self.on_progress(percent)
         if inspect.isawaitable(result):
             await result

@@ -37,6 +37,16 @@ class VideoStream:
     has_b_frames: int
     start_time: float | None = None
     duration_sec: float | None = None
+    # What an encoder must reproduce for its output to join this stream (a smart cut's ends).
+    # ffprobe's names; None where it says "unknown".
+    level: int | None = None
+    field_order: str | None = None
+    refs: int | None = None
+    color_range: str | None = None
+    color_space: str | None = None
+    color_transfer: str | None = None
+    color_primaries: str | None = None
+    sample_aspect_ratio: str | None = None
 
     @property
     def display_width(self) -> int:
@@ -184,7 +194,22 @@ def _video(stream: dict[str, Any]) -> VideoStream:
         has_b_frames=_int(stream.get("has_b_frames")) or 0,
         start_time=_float(stream.get("start_time")),
         duration_sec=_float(stream.get("duration")),
+        level=_int(stream.get("level")),
+        field_order=_name(stream.get("field_order")),
+        refs=_int(stream.get("refs")),
+        color_range=_name(stream.get("color_range")),
+        color_space=_name(stream.get("color_space")),
+        color_transfer=_name(stream.get("color_transfer")),
+        color_primaries=_name(stream.get("color_primaries")),
+        sample_aspect_ratio=_name(stream.get("sample_aspect_ratio")),
     )
+
+
+def _name(value: Any) -> str | None:
+    """An ffprobe enum value, or None for the ways it says "not known"."""
+    if not isinstance(value, str) or value in ("", "unknown", "reserved", "unspecified", "N/A"):
+        return None
+    return value
 
 
 def _audio(stream: dict[str, Any]) -> AudioStream:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from clipper.errors import ClipperError, ErrorCode
-from clipper.media.cut import SMART_CUT_UNAVAILABLE, cut_clip
+from clipper.media.cut import cut_clip
 from clipper.media.info import CutReceipt, MediaInfo
 from clipper.media.probe import probe
 from tests.media import frame_times, keyframe_times, make_video, truncate
@@ -196,12 +196,21 @@ async def test_odd_size_codec_mp4_cannot_copy_falls_back_to_reencode(media: Path
     assert (video["width"], video["height"]) == (320, 240)
 
 
-async def test_accurate_is_an_honest_reencode_for_now(mp4: Path, media: Path) -> None:
+async def test_accurate_inside_one_gop_is_an_honest_reencode(mp4: Path, media: Path) -> None:
+    # 3.1 .. 5.3 s holds no whole GOP of a 2 s GOP source: nothing can be copied.
     receipt, _ = await cut(mp4, media / "accurate.mp4", 3.1, 5.3, "accurate")
     assert receipt.mode == "accurate"
-    assert receipt.fallback_reason == SMART_CUT_UNAVAILABLE
+    assert receipt.fallback_reason is not None and "GOP" in receipt.fallback_reason
     assert receipt.reencoded_sec == pytest.approx(2.2, abs=FRAME)
     assert receipt.copied_sec == 0.0
+
+
+async def test_accurate_across_gops_copies_the_middle(mp4: Path, media: Path) -> None:
+    receipt, _ = await cut(mp4, media / "accurate-smart.mp4", 1.3, 8.5, "accurate")
+    assert receipt.mode == "accurate"
+    assert receipt.fallback_reason is None
+    assert receipt.copied_sec == pytest.approx(6.0, abs=FRAME)  # the GOPs at 2, 4 and 6 s
+    assert receipt.reencoded_sec == pytest.approx(1.2, abs=2 * FRAME)
 
 
 @pytest.mark.parametrize("mode", ["fast", "reencode"])
