@@ -146,6 +146,12 @@ def _delay(key: _Key, default: float) -> float:
     return max(0.0, key.pts - key.dts) if key.dts is not None else default
 
 
+def frame_on_screen_at(frames: Sequence[float], t: float) -> float | None:
+    """The presentation time of the frame shown at `t`: the last one starting at or before it."""
+    shown = [f for f in frames if f <= t + EPSILON]
+    return max(shown) if shown else None
+
+
 def plan_cut(
     start: float,
     end: float,
@@ -167,7 +173,9 @@ def plan_cut(
     one_run = tail_run is None
     last_run = head_run if tail_run is None else tail_run
     frames = sorted({p.pts for run in (head_run, last_run) for p in run})
-    clip = [f for f in frames if start - EPSILON <= f < end - EPSILON]
+    # The clip opens on the frame on screen at `start`, which may have begun before it.
+    first = frame_on_screen_at(frames, start)
+    clip = [f for f in frames if (start if first is None else first) - EPSILON <= f < end - EPSILON]
     if end <= start + EPSILON or not clip:
         return NoSmartCut("no video frame lies in the clip's range")
     at_eof = not any(p.pts >= end - EPSILON for p in last_run)

@@ -15,15 +15,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
-from clipper.domain.cut_plan import NoSmartCut
+from clipper.domain.cut_plan import NoSmartCut, frame_on_screen_at
 from clipper.errors import ClipperError, ErrorCode
 from clipper.media.commands import fast_copy_blocker, fast_cut_args, reencode_cut_args
 from clipper.media.info import CutReceipt, MediaInfo
 from clipper.media.probe import keyframe_at_or_before, probe, scrub, stderr_says_corrupt
 from clipper.media.runner import ProcessError, Progress, run_process
-from clipper.media.smartcut import smart_cut
+from clipper.media.smartcut import list_packets, smart_cut
 
 CutMode = Literal["fast", "reencode", "accurate"]
+# How far after a cut point frames are listed to find the one on screen at it.
+FRAME_LISTING_SEC = 1.0
+SEEK_SLACK_SEC = 0.0005
 PercentCallback = Callable[[float], Awaitable[None] | None]
 
 # No longer a receipt's reason (accurate is a smart cut now); tests/integration/test_media_cut
@@ -126,6 +129,30 @@ class _Cut:
         # never on the one before it.
         return round(max(0.0, keyframe - self.info.start_time), 6)
 
+    async def _frame_on_screen(self, start: float) -> float:
+        """Where a frame-exact cut begins: the start of the frame on screen at `start`.
+
+        ffmpeg's output seek keeps frames starting at or after its point, which would drop
+        the frame already showing at `start`. Falls back to `start` when the frames near it
+        cannot be listed.
+        """
+        video = self.info.video
+        if video is None:
+            return start
+        raw = self.info.start_time + start
+        try:
+            packets = await list_packets(
+                self.input, raw, raw + FRAME_LISTING_SEC, video.index, self.timeout_sec
+            )
+        except ClipperError as exc:
+            if exc.code is ErrorCode.TIMEOUT:
+                raise
+            return start
+        shown = frame_on_screen_at([p.pts for p in packets], raw)
+        if shown is None or raw - shown > FRAME_LISTING_SEC:
+            return start
+        return max(0.0, shown - self.info.start_time)
+
     async def fast(self) -> CutReceipt:
         begin = await self._keyframe_before(self.start)
         if begin >= self.end:
@@ -155,17 +182,26 @@ class _Cut:
             # The seek is only an optimisation of where decoding starts; ffmpeg's own seek
             # still gives a cut, and the verification below judges the result.
             seek = None
+        begin = await self._frame_on_screen(self.start)
+        # A hair early at both ends: ffprobe prints times rounded to the microsecond, and a
+        # seek a microsecond late would drop the very frame it is after, while a frame that
+        # starts exactly at `end` is not shown before it.
         argv = reencode_cut_args(
-            self.input, self._part, self.start, self.end - self.start, self.info, seek_sec=seek
+            self.input,
+            self._part,
+            max(0.0, begin - SEEK_SLACK_SEC),
+            self.end - begin,
+            self.info,
+            seek_sec=seek,
         )
-        out, size = await self._run(argv, self.start)
+        out, size = await self._run(argv, begin)
         first, last = _video_span(out)
         return CutReceipt(
             mode="reencode",
             requested_start=self.start,
             requested_end=self.requested_end,
-            actual_start=_us(self.start + first),
-            actual_end=_us(self.start + last),
+            actual_start=_us(begin + first),
+            actual_end=_us(begin + last),
             reencoded_sec=_us(last - first),
             copied_sec=0.0,
             fallback_reason=None,

@@ -134,7 +134,7 @@ async def _plan(
         windows = [(start, end + END_MARGIN_SEC)]
     else:
         windows = [(start, start + WINDOW_SEC), (end - WINDOW_SEC, end + END_MARGIN_SEC)]
-    runs = await _all([_packets(input, a, b, video.index, timeout_sec) for a, b in windows])
+    runs = await _all([list_packets(input, a, b, video.index, timeout_sec) for a, b in windows])
     return plan_cut(
         start,
         end,
@@ -146,7 +146,7 @@ async def _plan(
     )
 
 
-async def _packets(
+async def list_packets(
     input: str, begin: float, until: float, index: int, timeout_sec: float | None
 ) -> list[Packet]:
     argv = keyframes_args(input, begin, 0.0, after_sec=until - begin, stream_index=index)

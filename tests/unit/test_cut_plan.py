@@ -66,16 +66,17 @@ SOURCE = stream(250, 50)  # 10 s, a keyframe every 2 s
 
 def test_head_copy_tail() -> None:
     result = plan(3.1, 9.3, SOURCE)
-    assert result.first_frame == pytest.approx(3.12)
-    # Frames 3.12 .. 3.96 before the keyframe at 4; frames 8.00 .. 9.28 after the one at 8.
-    assert result.head == Reencode(3.12, 4.0, 22, pytest.approx(3.10), pytest.approx(F))  # type: ignore[arg-type]
+    # The frame on screen at 3.1 s began at 3.08 s: the clip opens on it.
+    assert result.first_frame == pytest.approx(3.08)
+    # Frames 3.08 .. 3.96 before the keyframe at 4; frames 8.00 .. 9.28 after the one at 8.
+    assert result.head == Reencode(3.08, 4.0, 23, pytest.approx(3.06), pytest.approx(F))  # type: ignore[arg-type]
     assert result.copies == (
         Copy(4.0, 8.0, pytest.approx(3.98), pytest.approx(7.98), drop_leading=False),  # type: ignore[arg-type]
     )
     assert result.tail == Reencode(8.0, 9.3, 33, pytest.approx(7.98), pytest.approx(F))  # type: ignore[arg-type]
     assert result.copy_end == 8.0
     assert result.copied_sec == pytest.approx(4.0)
-    assert result.reencoded_sec == pytest.approx(0.88 + 1.3)
+    assert result.reencoded_sec == pytest.approx(0.92 + 1.3)
 
 
 def test_start_on_a_keyframe_needs_no_head() -> None:
@@ -84,9 +85,11 @@ def test_start_on_a_keyframe_needs_no_head() -> None:
     assert result.first_frame == 4.0 and result.copy_start == 4.0
 
 
-def test_start_just_before_a_keyframe_but_after_the_frame_before_it_needs_no_head() -> None:
-    # No frame is shown in [3.97, 4.0): the clip's first frame is the keyframe itself.
-    assert plan(3.97, 9.3, SOURCE).head is None
+def test_start_inside_the_frame_before_a_keyframe_keeps_that_frame() -> None:
+    # At 3.97 s the frame that began at 3.96 s is on screen: a one-frame head shows it.
+    result = plan(3.97, 9.3, SOURCE)
+    assert result.first_frame == pytest.approx(3.96)
+    assert result.head is not None and result.head.frames == 1
 
 
 def test_a_one_frame_head() -> None:
@@ -152,7 +155,7 @@ def test_two_listings_of_a_long_clip() -> None:
     result = plan_cut(3.1, 56.0, head, tail, frame_duration=F)
     assert isinstance(result, CutPlan)
     assert [(c.key, c.until) for c in result.copies] == [(4.0, 56.0)]
-    assert result.tail is None and result.head is not None and result.head.frames == 22
+    assert result.tail is None and result.head is not None and result.head.frames == 23
 
 
 def test_a_start_listing_without_a_keyframe_after_the_start_is_not_enough() -> None:
@@ -180,7 +183,7 @@ def open_gop() -> list[Packet]:
 def test_open_gop_drops_the_first_leading_pictures_and_ends_at_the_last_ones() -> None:
     result = plan(3.1, 9.3, open_gop())
     # 3.96 is the keyframe 4.0's leading picture: it is re-encoded, not copied.
-    assert result.head is not None and (result.head.start, result.head.frames) == (3.12, 22)
+    assert result.head is not None and (result.head.start, result.head.frames) == (3.08, 23)
     assert [(c.key, c.until, c.drop_leading) for c in result.copies] == [
         (4.0, 6.0, True),
         (6.0, 8.0, False),
@@ -221,4 +224,4 @@ def test_timestamps_need_not_start_at_zero() -> None:
     source = stream(250, 50, first=250)  # 10 s .. 20 s
     result = plan(13.1, 19.3, source)
     assert [(c.key, c.until) for c in result.copies] == [(14.0, 18.0)]
-    assert result.head is not None and result.head.start == pytest.approx(13.12)
+    assert result.head is not None and result.head.start == pytest.approx(13.08)
