@@ -40,7 +40,6 @@ class ErrorCode(StrEnum):
     # job failures (reported on the job, not as HTTP statuses of the job endpoints)
     SOURCE_CORRUPT = "SOURCE_CORRUPT"
     SOURCE_UNAVAILABLE = "SOURCE_UNAVAILABLE"
-    NO_VIDEO_STREAM = "NO_VIDEO_STREAM"
     CUT_FAILED = "CUT_FAILED"
     STORAGE_ERROR = "STORAGE_ERROR"
     WORKER_LOST = "WORKER_LOST"
@@ -72,7 +71,6 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.SOURCE_CORRUPT: 422,
     ErrorCode.SOURCE_UNAVAILABLE: 422,
-    ErrorCode.NO_VIDEO_STREAM: 422,
     ErrorCode.CUT_FAILED: 500,
     ErrorCode.STORAGE_ERROR: 503,
     ErrorCode.WORKER_LOST: 503,
@@ -93,7 +91,6 @@ PERMANENT: frozenset[ErrorCode] = frozenset(
         ErrorCode.UNSUPPORTED_MEDIA,
         ErrorCode.SOURCE_CORRUPT,
         ErrorCode.SOURCE_UNAVAILABLE,
-        ErrorCode.NO_VIDEO_STREAM,
         ErrorCode.UPLOAD_NOT_FOUND,
         ErrorCode.NOT_FOUND,
         ErrorCode.FORBIDDEN,

@@ -46,8 +46,9 @@ async def cut_clip(
 ) -> CutReceipt:
     """Cut [start, end) of `input` (described by `info`) into `output`.
 
-    Raises ClipperError: NO_VIDEO_STREAM, INVALID_RANGE / RANGE_OUTSIDE_SOURCE, SOURCE_CORRUPT
-    (permanent: the source is damaged where the clip lies), CUT_FAILED (retryable), TIMEOUT.
+    Raises ClipperError: UNSUPPORTED_MEDIA (no video), INVALID_RANGE / RANGE_OUTSIDE_SOURCE,
+    SOURCE_CORRUPT (permanent: the source is damaged where the clip lies), CUT_FAILED
+    (retryable), TIMEOUT.
     `output` appears only complete; a partial file never does. `on_progress` gets the
     percentage of the clip written; `timeout_sec` bounds each ffmpeg run.
 
@@ -59,7 +60,10 @@ async def cut_clip(
     `end` past the source is clamped to it; `requested_end` keeps what was asked.
     """
     if info.video is None:
-        raise ClipperError(ErrorCode.NO_VIDEO_STREAM, "the source has no video stream")
+        # A clip is a video: audio-only sources are refused as unsupported, as at upload.
+        raise ClipperError(
+            ErrorCode.UNSUPPORTED_MEDIA, "the file has no video stream; clipper cuts video files"
+        )
     if start < 0 or end <= start:
         raise ClipperError(ErrorCode.INVALID_RANGE, "the clip must end after it starts")
     if start >= info.duration_sec:

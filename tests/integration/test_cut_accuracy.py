@@ -61,10 +61,6 @@ _HITCH = (
     "fast: the stream copy stops in decode order, so it ends on a frame whose B-frames were "
     "left out: the clip shows {0} ({1} asked as its last frame)"
 )
-_AUDIO_ONLY = (
-    "cut_clip raises NO_VIDEO_STREAM (HTTP 422) for an audio-only source: "
-    "neither an audio clip nor a 415"
-)
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("h264_long_gop-0", "fast-end"): _HITCH.format("..., 377, 379", 376),
     ("hevc_mkv_opus", "fast-end"): _HITCH.format("..., 162, 166", 161),
@@ -79,8 +75,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "accurate: the receipt's actual_end 5.416 is before the clip's last frame (124) is "
         "shown: 5.4247-5.4743 on the source"
     ),
-    ("audio_m4a", "audio-only"): _AUDIO_ONLY,
-    ("audio_mp3", "audio-only"): _AUDIO_ONLY,
 }
 
 

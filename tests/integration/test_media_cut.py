@@ -242,7 +242,7 @@ async def test_audio_only_source(media: Path) -> None:
     info = await probe(str(song))
     with pytest.raises(ClipperError) as caught:
         await cut_clip(str(song), media / "song.mp4", 0.0, 1.0, "fast", info)
-    assert caught.value.code is ErrorCode.NO_VIDEO_STREAM
+    assert caught.value.code is ErrorCode.UNSUPPORTED_MEDIA
 
 
 async def test_range_checks(mp4: Path, media: Path) -> None:
