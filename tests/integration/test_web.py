@@ -85,3 +85,50 @@ async def test_errors_are_shown_in_words(browser: Browser, stack: Stack, source_
     await page.click("#make")
     await expect(page.locator("#clip-error")).to_contain_text("RANGE_OUTSIDE_SOURCE")
     await expect(page.locator("#clip-error")).to_contain_text("past the end of the source")
+
+
+async def test_a_smart_cut_clip_plays_through_in_the_browser(
+    browser: Browser, stack: Stack, source_10s: Path
+) -> None:
+    """Re-encoded head and tail around a copied middle: one stream a browser plays to the end."""
+    page = await open_page(browser, stack)
+    await page.set_input_files("#file", str(source_10s))
+    await expect(page.locator("#upload-status")).to_contain_text("Ready", timeout=30_000)
+    await page.fill("#start", "1.3")
+    await page.fill("#end", "8.5")
+    await page.select_option("#mode", "accurate")
+    await page.click("#make")
+    await expect(page.locator("#result")).to_be_visible(timeout=60_000)
+    await expect(page.locator("#receipt")).to_contain_text("accurate")
+    # Seek across the whole clip, both joins included, and look at each decoded picture
+    # (seeking, unlike real-time playback, does not depend on a headless media clock).
+    seen = await page.eval_on_selector(
+        "#preview",
+        """async v => {
+            if (v.readyState < 1) {
+                await new Promise(r => v.addEventListener('loadedmetadata', r, {once: true}));
+            }
+            const canvas = document.createElement('canvas');
+            canvas.width = 64; canvas.height = 48;
+            const ctx = canvas.getContext('2d');
+            const pictures = [];
+            for (let t = 0; t < v.duration; t += 0.25) {
+                await new Promise(r => {
+                    v.addEventListener('seeked', r, {once: true});
+                    v.currentTime = t;
+                });
+                ctx.drawImage(v, 0, 0, 64, 48);
+                const px = ctx.getImageData(0, 0, 64, 48).data;
+                let sum = 0, sq = 0;
+                for (let i = 0; i < px.length; i += 4) { sum += px[i]; sq += px[i] * px[i]; }
+                const n = px.length / 4;
+                pictures.push(Math.sqrt(sq / n - (sum / n) ** 2));
+            }
+            return {error: v.error && v.error.code, duration: v.duration, pictures};
+        }""",
+    )
+    assert seen["error"] is None, seen
+    assert seen["duration"] == pytest.approx(7.24, abs=0.05)  # 1.28 .. 8.52: whole frames
+    # testsrc2 is colourful everywhere: a flat (grey, green or black) picture is a failed decode.
+    assert len(seen["pictures"]) == 29
+    assert min(seen["pictures"]) > 20, seen["pictures"]
