@@ -44,16 +44,22 @@ async def open_page(browser: Browser, stack: Stack) -> Page:
     return page
 
 
+async def ask_for_clip(page: Page, source: Path, start: str, end: str, mode: str) -> None:
+    """Pick the file, wait for the upload, fill in the clip and make it, as a person would."""
+    await page.set_input_files("#file", str(source))
+    await expect(page.locator("#upload-status")).to_contain_text("Ready: ", timeout=30_000)
+    await page.fill("#start", start)
+    await page.fill("#end", end)
+    await page.select_option("#mode", mode)
+    await page.click("#make")
+
+
 async def test_upload_clip_watch_and_download(
     browser: Browser, stack: Stack, source_10s: Path, tmp_path: Path
 ) -> None:
     page = await open_page(browser, stack)
-    await page.set_input_files("#file", str(source_10s))
-    await expect(page.locator("#upload-status")).to_contain_text("Ready: 10.00 s", timeout=30_000)
-    await page.fill("#start", "00:00:03.300")
-    await page.fill("#end", "6")
-    await page.select_option("#mode", "fast")
-    await page.click("#make")
+    await ask_for_clip(page, source_10s, "00:00:03.300", "6", "fast")
+    await expect(page.locator("#upload-status")).to_contain_text("Ready: 10.00 s")
 
     await expect(page.locator("#result")).to_be_visible(timeout=60_000)
     await expect(page.locator("#job-status")).to_contain_text("done")
@@ -92,12 +98,7 @@ async def test_a_smart_cut_clip_plays_through_in_the_browser(
 ) -> None:
     """Re-encoded head and tail around a copied middle: one stream a browser plays to the end."""
     page = await open_page(browser, stack)
-    await page.set_input_files("#file", str(source_10s))
-    await expect(page.locator("#upload-status")).to_contain_text("Ready", timeout=30_000)
-    await page.fill("#start", "1.3")
-    await page.fill("#end", "8.5")
-    await page.select_option("#mode", "accurate")
-    await page.click("#make")
+    await ask_for_clip(page, source_10s, "1.3", "8.5", "accurate")
     await expect(page.locator("#result")).to_be_visible(timeout=60_000)
     await expect(page.locator("#receipt")).to_contain_text("accurate")
     # Seek across the whole clip, both joins included, and look at each decoded picture
