@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,39 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from clipper.media.cut import cut_clip
 from clipper.media.probe import probe
+from tests.ffprobe import reused_share
 from tests.media import make_video
 
 START, END = 7.3, 32.3  # 25 s, neither end on a keyframe of a 2 s or an 8 s GOP
 MODES = ("fast", "accurate", "reencode")
 
 
-def packet_hashes(path: Path) -> list[str]:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_packets",
-            "-show_data_hash",
-            "md5",
-            "-show_entries",
-            "packet=data_hash",
-            "-of",
-            "csv=p=0",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return [line.strip() for line in out.splitlines() if line.strip()]
-
-
 async def measure(source: Path, work: Path, repeat: int) -> list[tuple[str, float, float, str]]:
     info = await probe(str(source), keyframes_near=START)
-    source_hashes = set(packet_hashes(source))
     rows = []
     for mode in MODES:
         times = []
@@ -66,8 +41,7 @@ async def measure(source: Path, work: Path, repeat: int) -> list[tuple[str, floa
             began = time.perf_counter()
             receipt = await cut_clip(str(source), out, START, END, mode, info)
             times.append(time.perf_counter() - began)
-        clip_hashes = packet_hashes(out)
-        copied = sum(1 for h in clip_hashes if h in source_hashes) / max(1, len(clip_hashes))
+        copied = reused_share(source, out)
         note = receipt.fallback_reason or ""
         rows.append((mode, statistics.median(times), copied, note))
     return rows

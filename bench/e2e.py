@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,19 +26,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from clipper.infra.postgres import free_port
 from clipper.media.commands import fast_cut_args, reencode_cut_args
 from clipper.media.probe import keyframe_at_or_before, probe
 from tests.media import make_video
 
 START, END = 10.0, 40.0
 FAST_TARGET_SEC = 0.5
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def start_service(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -92,3 +92,22 @@ def ffmpeg_pids_reading(marker: str) -> list[int]:
         ):
             pids.append(int(proc.name))
     return pids
+
+
+def packet_hashes(path: Path) -> list[str]:
+    """MD5 of every video packet, in file order: equal hashes are byte-identical packets."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=data_hash",
+         "-show_data_hash", "md5", "-of", "csv=p=0", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout  # fmt: skip
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def reused_share(source: Path, output: Path) -> float:
+    """Share of the output's video packets that are byte-identical to a source packet."""
+    known = set(packet_hashes(source))
+    out = packet_hashes(output)
+    return sum(h in known for h in out) / len(out)

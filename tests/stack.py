@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.deps import AppDeps, build_deps
 from clipper.config import Settings
+from clipper.infra.postgres import free_port
 from workers.worker import running_workers
 
 TERMINAL = {"done", "failed", "canceled"}
@@ -100,13 +100,6 @@ class Stack:
         assert response.status_code == 200, response.text
         dest.write_bytes(response.content)
         return dest
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.asynccontextmanager

@@ -21,6 +21,7 @@ from clipper.media.cut import cut_clip
 from clipper.media.info import CutReceipt, MediaInfo
 from clipper.media.probe import probe
 from clipper.media.smartcut import parse_packets
+from tests.ffprobe import reused_share
 from tests.media import frame_times, make_video
 
 pytestmark = pytest.mark.integration
@@ -37,21 +38,6 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 def decode_errors(path: Path) -> str:
     return run("ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-").stderr.strip()
-
-
-def packet_hashes(path: Path) -> list[str]:
-    out = run(
-        "ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=data_hash",
-        "-show_data_hash", "md5", "-of", "csv=p=0", str(path),
-    ).stdout  # fmt: skip
-    return [line.strip() for line in out.splitlines() if line.strip()]
-
-
-def reused_share(source: Path, output: Path) -> float:
-    """Share of the output's video packets that are byte-identical to a source packet."""
-    known = set(packet_hashes(source))
-    out = packet_hashes(output)
-    return sum(h in known for h in out) / len(out)
 
 
 def frame_md5s(path: Path) -> list[str]:
